@@ -1,0 +1,60 @@
+"""Ingress function: POST /v1/sms.
+
+Thin: read the request, call IngressService.accept, map the result. The service and
+its clients are built on first use (never at import), once per execution environment.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Chalice, Response
+
+from smsgw.api.chalice_edge import install_error_handling, to_chalice
+from smsgw.api.errors import HttpResponse, not_found
+from smsgw.errors import GatewayError
+from smsgw.observability import flush_metrics, logger
+
+app = Chalice(app_name="smsgw-ingress")
+app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+install_error_handling(app)
+
+_service: Any = None
+
+
+def service() -> Any:
+    """The composition root: settings from the environment, lazy clients."""
+    global _service  # noqa: PLW0603 - one service per execution environment
+    if _service is None:
+        from smsgw.ingress.bootstrap import build_ingress_service
+
+        _service = build_ingress_service()
+    return _service
+
+
+# '*/*': the body is parsed by the service, which answers INVALID_PAYLOAD in the
+# contract's format instead of Chalice's own 415.
+@app.route("/v1/sms", methods=["POST"], content_types=["*/*"])
+def send_sms() -> Response:
+    request = app.current_request
+    assert request is not None
+    logger.clear_state()
+    try:
+        result = service().accept(
+            request.headers.get("api-key"),
+            request.headers.get("idempotency-key"),
+            request.raw_body or b"",
+        )
+    except GatewayError as exc:
+        return to_chalice(exc)
+    finally:
+        flush_metrics()
+    return to_chalice(HttpResponse(result.status, result.body, result.headers))
+
+
+# API Gateway answers unknown paths itself (403 "Missing Authentication Token"); a
+# greedy route brings them here so that clients get NOT_FOUND in the contract format.
+@app.route("/{proxy+}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], content_types=["*/*"])
+def unknown_route(**_: str) -> Response:
+    return to_chalice(not_found("no such route"))

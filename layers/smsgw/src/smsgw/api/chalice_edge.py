@@ -1,0 +1,58 @@
+"""Chalice glue shared by the API functions: responses in the contract's format,
+including for the errors Chalice raises itself (unknown route, wrong method) and for
+anything unexpected (500 without a stack trace)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from smsgw.api.errors import HttpResponse, error_response, from_error, internal_error
+from smsgw.errors import GatewayError
+from smsgw.observability import logger
+
+
+def to_chalice(result: HttpResponse | GatewayError) -> Any:
+    from chalice.app import Response
+
+    response = from_error(result) if isinstance(result, GatewayError) else result
+    headers: dict[str, str | list[str]] = dict(response.headers)
+    return Response(body=response.body, status_code=response.status, headers=headers)
+
+
+def install_error_handling(app: Any) -> None:
+    """Register an HTTP middleware that rewrites Chalice's own error bodies and
+    turns unexpected exceptions into INTERNAL_ERROR."""
+
+    @app.middleware("http")  # type: ignore[untyped-decorator]
+    def contract_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
+        try:
+            response = get_response(event)
+        except Exception:  # noqa: BLE001 - the contract promises no stack traces
+            logger.exception("unhandled error")
+            return to_chalice(internal_error())
+        return _rewrite_framework_error(response)
+
+
+_FRAMEWORK_ERRORS = {
+    "MethodNotAllowedError": ("NOT_FOUND", "no such route for this method"),
+    "NotFoundError": ("NOT_FOUND", "no such route"),
+    "UnsupportedMediaType": ("INVALID_PAYLOAD", "unsupported media type"),
+    "BadRequestError": ("INVALID_PAYLOAD", "bad request"),
+    "InternalServerError": ("INTERNAL_ERROR", "an unexpected error occurred"),
+}
+
+
+def _rewrite_framework_error(response: Any) -> Any:
+    if response.status_code < 400 or not isinstance(response.body, dict):
+        return response
+    code = response.body.get("Code")
+    if code not in _FRAMEWORK_ERRORS:
+        return response
+    if code == "InternalServerError":
+        logger.error("framework reported an internal error")
+    our_code, message = _FRAMEWORK_ERRORS[code]
+    rewritten = to_chalice(error_response(our_code, message))
+    if "Allow" in response.headers:
+        rewritten.headers["Allow"] = response.headers["Allow"]
+    return rewritten

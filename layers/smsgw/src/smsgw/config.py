@@ -1,0 +1,80 @@
+"""Runtime settings, read once per process from the environment.
+
+Each function builds one ``Settings`` in its composition root; nothing reads
+``os.environ`` elsewhere. Defaults suit the local stack (PostgreSQL and Redis on
+loopback); production values come from the function's environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/smsgw"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Prefix of every Redis key, so several gateways (or test runs) can share a server.
+    redis_prefix: str = "smsgw"
+    outbound_queue_url: str = ""
+    aws_region: str = "us-east-1"
+
+    # Fail fast when Redis is unreachable: ingress answers 503 rather than hanging.
+    redis_connect_timeout: float = Field(0.5, gt=0)
+    redis_socket_timeout: float = Field(1.0, gt=0)
+    database_connect_timeout: int = Field(3, ge=1)
+
+    api_key_cache_seconds: int = Field(60, ge=1)
+    idempotency_ttl_seconds: int = Field(86_400, ge=60)
+    # How long a claimed Idempotency-Key stays "in flight" if the request dies without
+    # releasing it. Longer than the ingress function timeout.
+    idempotency_lock_seconds: int = Field(60, ge=5)
+
+    # Must equal the outbound queue's redrive maxReceiveCount: dispatch marks a message
+    # failed on this receive, knowing SQS moves it to the DLQ after it.
+    max_receive_count: int = Field(5, ge=1)
+    retry_base_seconds: int = Field(10, ge=0)
+    retry_max_seconds: int = Field(900, ge=0, le=43_200)
+    # A claimed message is not sent again by another receive before this lease ends.
+    dispatch_lease_seconds: int = Field(120, ge=5)
+    provider_timeout_seconds: float = Field(5.0, gt=0)
+    circuit_failure_threshold: int = Field(5, ge=1)
+    circuit_open_seconds: int = Field(30, ge=1)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``SMSGW_*`` style variables (names in ENV_NAMES)."""
+        source = os.environ if env is None else env
+        values: dict[str, str] = {}
+        for field, var in ENV_NAMES.items():
+            if var in source and source[var] != "":
+                values[field] = source[var]
+        return cls.model_validate(values)
+
+
+# Field -> environment variable. Kept explicit: infra (Terraform, the SAM template)
+# is tested against this list.
+ENV_NAMES: dict[str, str] = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "redis_prefix": "REDIS_PREFIX",
+    "outbound_queue_url": "OUTBOUND_QUEUE_URL",
+    "aws_region": "AWS_REGION",
+    "redis_connect_timeout": "REDIS_CONNECT_TIMEOUT",
+    "redis_socket_timeout": "REDIS_SOCKET_TIMEOUT",
+    "database_connect_timeout": "DATABASE_CONNECT_TIMEOUT",
+    "api_key_cache_seconds": "API_KEY_CACHE_SECONDS",
+    "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
+    "idempotency_lock_seconds": "IDEMPOTENCY_LOCK_SECONDS",
+    "max_receive_count": "MAX_RECEIVE_COUNT",
+    "retry_base_seconds": "RETRY_BASE_SECONDS",
+    "retry_max_seconds": "RETRY_MAX_SECONDS",
+    "dispatch_lease_seconds": "DISPATCH_LEASE_SECONDS",
+    "provider_timeout_seconds": "PROVIDER_TIMEOUT_SECONDS",
+    "circuit_failure_threshold": "CIRCUIT_FAILURE_THRESHOLD",
+    "circuit_open_seconds": "CIRCUIT_OPEN_SECONDS",
+}

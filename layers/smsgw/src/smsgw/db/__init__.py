@@ -1,0 +1,1 @@
+"""PostgreSQL: connections (``connection``) and the schema's migrations (``migrate``)."""

@@ -1,0 +1,42 @@
+"""Message statuses and the forward-only transition rule."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+_RANK: dict[MessageStatus, int] = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.UNDELIVERED: 3,
+    MessageStatus.FAILED: 3,
+}
+
+FINAL_STATUSES = frozenset(
+    {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
+)
+
+
+def can_transition(current: MessageStatus, new: MessageStatus) -> bool:
+    """Statuses only move forward: a late ``sent`` never overwrites ``delivered``,
+    and nothing leaves a final status."""
+    return new.rank > current.rank

@@ -1,0 +1,93 @@
+"""Typed errors of the gateway.
+
+Each carries its contract ``code`` (ARCHITECTURE.md, "HTTP API"); the HTTP status
+for a code is chosen in one place per API function, never here and never by
+matching message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    code: ClassVar[str] = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+        # Set by the service once a tracking id exists, so the error body can carry it.
+        self.tracking_id: str | None = None
+
+
+class UnauthorizedError(GatewayError):
+    code = "UNAUTHORIZED"
+
+
+class InvalidPayloadError(GatewayError):
+    code = "INVALID_PAYLOAD"
+
+
+class UnknownProviderError(GatewayError):
+    code = "UNKNOWN_PROVIDER"
+
+
+class ProviderDisabledError(GatewayError):
+    code = "PROVIDER_DISABLED"
+
+
+class AllProvidersDisabledError(GatewayError):
+    code = "ALL_PROVIDERS_DISABLED"
+
+
+class NoProviderAvailableError(GatewayError):
+    code = "NO_PROVIDER_AVAILABLE"
+
+
+class QuotaExceededError(GatewayError):
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, details: dict[str, Any], retry_after: int) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReusedError(GatewayError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IdempotencyInProgressError(GatewayError):
+    code = "IDEMPOTENCY_IN_PROGRESS"
+
+
+class NotFoundError(GatewayError):
+    code = "NOT_FOUND"
+
+
+class PayloadTooLargeError(GatewayError):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class ServiceUnavailableError(GatewayError):
+    """A dependency (Redis, SQS, PostgreSQL) cannot be reached; the client may retry."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(
+        self, message: str, details: dict[str, Any] | None = None, retry_after: int = 5
+    ) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+
+class DependencyError(Exception):
+    """Raised by adapters when their backing service fails (connection, timeout).
+
+    Services turn it into ServiceUnavailableError at the edge; dispatch turns it into
+    a retried batch.
+    """
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(f"{dependency}: {message}")
+        self.dependency = dependency

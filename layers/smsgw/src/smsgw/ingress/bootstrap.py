@@ -1,0 +1,21 @@
+"""Composition root of the ingress function."""
+
+from __future__ import annotations
+
+from smsgw.config import Settings
+from smsgw.db.connection import Database
+from smsgw.ingress.gate import IngressGate
+from smsgw.ingress.queue import SqsOutboundQueue
+from smsgw.ingress.service import IngressService
+from smsgw.redis_store import Keys, connect_redis
+
+
+def build_ingress_service(settings: Settings | None = None) -> IngressService:
+    settings = settings or Settings.from_env()
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        application_name="smsgw-ingress",
+    )
+    gate = IngressGate(connect_redis(settings), Keys(settings.redis_prefix), database, settings)
+    return IngressService(gate, SqsOutboundQueue(settings.outbound_queue_url, settings.aws_region))

@@ -1,0 +1,223 @@
+"""Accept one SMS request: validate, admit (Redis), enqueue (SQS), answer 202.
+
+Reliability rules (ARCHITECTURE.md): 202 only after SQS accepted the message; any
+failure after admission releases the Idempotency-Key and gives the quota back;
+Redis or SQS down -> 503, nothing half-done.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from smsgw.domain.message import QueueMessage, new_tracking_id, utcnow
+from smsgw.domain.phone import mask_phone
+from smsgw.domain.request import (
+    RequestInvalid,
+    SendSmsRequest,
+    canonical_fingerprint,
+    parse_send_request,
+)
+from smsgw.errors import (
+    DependencyError,
+    GatewayError,
+    InvalidPayloadError,
+    PayloadTooLargeError,
+    QuotaExceededError,
+    ServiceUnavailableError,
+)
+from smsgw.ingress.gate import IngressGate, StoredResponse
+from smsgw.ingress.queue import OutboundQueue
+from smsgw.observability import MetricUnit, logger, metrics
+
+MAX_BODY_BYTES = 64 * 1024
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_:.\-]{1,255}")
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+
+
+class IngressService:
+    def __init__(
+        self, gate: IngressGate, queue: OutboundQueue, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._gate = gate
+        self._queue = queue
+        self._clock = clock
+
+    def accept(self, api_key: str | None, idempotency_key: str | None, raw_body: bytes) -> Accepted:
+        try:
+            return self._accept(api_key, idempotency_key, raw_body)
+        except DependencyError as exc:
+            logger.error("dependency unavailable", extra={"dependency": exc.dependency})
+            metrics.add_metric(name="DependencyFailures", unit=MetricUnit.Count, value=1)
+            raise ServiceUnavailableError(
+                "the service is temporarily unavailable; retry later",
+                retry_after=RETRY_AFTER_SECONDS,
+            ) from exc
+
+    def _accept(
+        self, api_key: str | None, idempotency_key: str | None, raw_body: bytes
+    ) -> Accepted:
+        if len(raw_body) > MAX_BODY_BYTES:
+            # Authenticate first: an anonymous caller learns nothing but 401.
+            self._gate.authenticate(api_key)
+            raise PayloadTooLargeError(
+                f"the body is larger than {MAX_BODY_BYTES} bytes",
+                {"limit_bytes": MAX_BODY_BYTES, "size_bytes": len(raw_body)},
+            )
+        try:
+            request = parse_send_request(raw_body)
+            _check_idempotency_key(idempotency_key)
+        except RequestInvalid as invalid:
+            self._gate.authenticate(api_key)
+            raise InvalidPayloadError(
+                "the request is invalid",
+                {"errors": [{"field": e.field, "message": e.message} for e in invalid.errors]},
+            ) from None
+
+        tracking_id = new_tracking_id()
+        now = self._clock()
+        fingerprint = canonical_fingerprint(request)
+        info = request.text_info
+        day = now.strftime("%Y%m%d")
+        try:
+            admission = self._gate.admit(
+                api_key,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                providers=list(request.providers),
+                segments=info.segments,
+                day=day,
+            )
+        except GatewayError as exc:
+            exc.tracking_id = tracking_id
+            raise
+        client = admission.client
+        logger.append_keys(client_id=client.id)
+        if admission.replay is not None:
+            metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
+            return _from_stored(admission.replay)
+        if admission.quota_exceeded:
+            raise _quota_error(client.daily_quota, admission.quota_used or 0, now, tracking_id)
+
+        logger.set_correlation_id(tracking_id)
+        message = QueueMessage(
+            tracking_id=tracking_id,
+            client_id=client.id,
+            to=request.to,
+            from_=request.from_,
+            text=request.text,
+            providers=list(request.providers),
+            callback_url=request.callback_url or client.default_callback_url,
+            reference=request.reference,
+            segments=info.segments,
+            encoding=info.encoding,
+            accepted_at=now,
+        )
+        try:
+            self._queue.send(message)
+        except DependencyError:
+            self._give_back(client.id, day, info.segments, idempotency_key, fingerprint)
+            raise
+
+        accepted = _accepted_response(message, request)
+        if idempotency_key:
+            stored = StoredResponse(accepted.status, accepted.body, accepted.headers)
+            try:
+                self._gate.store_response(client.id, idempotency_key, fingerprint, stored)
+            except DependencyError:
+                # The message is queued: answering 503 now would invite a second send.
+                # The pending claim expires after idempotency_lock_seconds.
+                logger.warning("could not store the idempotent response")
+        metrics.add_metric(name="Accepted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="AcceptedSegments", unit=MetricUnit.Count, value=info.segments)
+        logger.info(
+            "message accepted",
+            extra={
+                "to": mask_phone(request.to),
+                "segments": info.segments,
+                "encoding": info.encoding,
+                "providers": list(request.providers),
+            },
+        )
+        return accepted
+
+    def _give_back(
+        self,
+        client_id: str,
+        day: str,
+        segments: int,
+        idempotency_key: str | None,
+        fingerprint: str,
+    ) -> None:
+        try:
+            self._gate.release(
+                client_id,
+                day=day,
+                segments=segments,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+            )
+        except DependencyError:
+            # Fail closed: the quota stays counted and the claim expires on its own.
+            logger.error("could not release the admission after an enqueue failure")
+
+
+def _check_idempotency_key(value: str | None) -> None:
+    from smsgw.domain.request import FieldError
+
+    if value is not None and not IDEMPOTENCY_KEY.fullmatch(value):
+        raise RequestInvalid(
+            [FieldError("Idempotency-Key", "must be 1-255 characters of [A-Za-z0-9_:.-]")]
+        )
+
+
+def _accepted_response(message: QueueMessage, request: SendSmsRequest) -> Accepted:
+    body = {
+        "tracking_id": message.tracking_id,
+        "status": "queued",
+        "to": message.to,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "providers": list(request.providers),
+        "reference": message.reference,
+        "created_at": _iso(message.accepted_at),
+    }
+    return Accepted(
+        202,
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        {"Location": f"/v1/sms/{message.tracking_id}", "Content-Type": "application/json"},
+    )
+
+
+def _from_stored(stored: StoredResponse) -> Accepted:
+    headers = dict(stored.headers)
+    headers["Idempotent-Replayed"] = "true"
+    return Accepted(stored.status, stored.body, headers, replayed=True)
+
+
+def _quota_error(limit: int, used: int, now: datetime, tracking_id: str) -> QuotaExceededError:
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    retry_after = max(1, int((midnight - now).total_seconds()))
+    metrics.add_metric(name="QuotaExceeded", unit=MetricUnit.Count, value=1)
+    error = QuotaExceededError(
+        "the daily quota is spent",
+        {"limit": limit, "used": used, "resets_at": _iso(midnight)},
+        retry_after=retry_after,
+    )
+    error.tracking_id = tracking_id
+    return error
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

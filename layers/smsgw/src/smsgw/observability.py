@@ -1,0 +1,30 @@
+"""Logger and metrics shared by every function (aws-lambda-powertools).
+
+The service name comes from POWERTOOLS_SERVICE_NAME (set per function). Rules for
+every log line: phone numbers masked (``mask_phone``), no message text, no secrets or
+API keys; the tracking id is the correlation id.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+NAMESPACE = "SmsGateway"
+
+_SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "smsgw")
+
+logger = Logger(service=_SERVICE, use_rfc3339=True)
+metrics = Metrics(namespace=NAMESPACE, service=_SERVICE)
+
+
+def flush_metrics() -> None:
+    """Write the invocation's EMF line, if it recorded any metric (Powertools warns
+    on an empty flush, and an empty line is noise in the logs)."""
+    if metrics.metric_set:
+        metrics.flush_metrics()
+
+
+__all__ = ["NAMESPACE", "MetricUnit", "flush_metrics", "logger", "metrics"]

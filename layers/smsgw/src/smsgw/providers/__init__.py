@@ -1,0 +1,1 @@
+"""SMS providers: the port (``base``), one adapter per provider, and the registry."""

@@ -1,0 +1,83 @@
+"""The provider registry: PostgreSQL is the source of truth, Redis the copy that the
+hot path reads (ingress never queries PostgreSQL for providers).
+
+Whoever changes a provider (the CLI, the console, migrations' seed) publishes the
+registry again. Redis keeps nothing on disk in some setups, so a missing registry is
+rebuilt from PostgreSQL by whoever notices (``ensure_registry``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
+
+import redis
+
+from smsgw.db.connection import Database
+from smsgw.errors import DependencyError
+from smsgw.redis_store import Keys
+
+META_FIELD = "__registry__"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    name: str
+    kind: str
+    enabled: bool = True
+    priority: int = 100
+    weight: int = 100
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> ProviderInfo:
+        return cls(**json.loads(raw))
+
+
+def load_providers(db: Database) -> list[ProviderInfo]:
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT name, kind, enabled, priority, weight, config FROM providers ORDER BY name"
+        )
+        return [ProviderInfo(**row) for row in cur.fetchall()]
+
+
+def publish_registry(client: redis.Redis, keys: Keys, providers: list[ProviderInfo]) -> None:
+    """Replace the Redis copy atomically (MULTI/EXEC): readers never see half of it."""
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(keys.providers)
+        mapping = {p.name: p.to_json() for p in providers}
+        # The marker field keeps the hash present when no provider is configured, so
+        # an empty registry is not mistaken for a lost one (and rebuilt on every call).
+        mapping[META_FIELD] = "{}"
+        pipe.hset(keys.providers, mapping=cast(Any, mapping))
+        pipe.execute()
+    except redis.RedisError as exc:
+        raise DependencyError("redis", str(exc)) from exc
+
+
+def read_registry(client: redis.Redis, keys: Keys) -> dict[str, ProviderInfo] | None:
+    """The registry from Redis, or None when Redis holds none (then rebuild it)."""
+    try:
+        raw = client.hgetall(keys.providers)
+    except redis.RedisError as exc:
+        raise DependencyError("redis", str(exc)) from exc
+    if not raw:
+        return None
+    entries = {_text(k): v for k, v in raw.items()}
+    return {k: ProviderInfo.from_json(v) for k, v in entries.items() if k != META_FIELD}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def ensure_registry(db: Database, client: redis.Redis, keys: Keys) -> dict[str, ProviderInfo]:
+    providers = load_providers(db)
+    publish_registry(client, keys, providers)
+    return {p.name: p for p in providers}

@@ -1,0 +1,67 @@
+"""Redis: the connection factory and the name of every key the gateway uses.
+
+All keys live under one prefix. Keys that ingress touches in its single Lua call are
+built here too, so the script and the Python code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from smsgw.config import Settings
+
+
+def connect_redis(settings: Settings) -> redis.Redis:
+    """A client with short timeouts (no connection is opened until first use)."""
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_connect_timeout,
+        socket_timeout=settings.redis_socket_timeout,
+        retry_on_timeout=False,
+        decode_responses=False,
+        health_check_interval=30,
+    )
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def api_key(self, key_hash: str) -> str:
+        """Cached client record for one API-key hash (JSON, or "-" for unknown keys)."""
+        return f"{self.prefix}:apikey:{key_hash}"
+
+    def client_keys(self, client_id: str) -> str:
+        """Set of api_key cache keys that hold this client: invalidated together."""
+        return f"{self.prefix}:client:{client_id}:apikeys"
+
+    def idempotency(self, client_id: str, idempotency_key: str) -> str:
+        return f"{self.prefix}:idem:{client_id}:{idempotency_key}"
+
+    def quota(self, client_id: str, day: str) -> str:
+        return f"{self.prefix}:quota:{client_id}:{day}"
+
+    @property
+    def providers(self) -> str:
+        """Hash: provider name -> JSON of its registry entry (no secrets)."""
+        return f"{self.prefix}:providers"
+
+    def circuit_open(self, provider: str) -> str:
+        """Exists while the provider's circuit is open (its TTL is the cool-down)."""
+        return f"{self.prefix}:circuit:{provider}:open"
+
+    def circuit_failures(self, provider: str) -> str:
+        """Consecutive transient failures since the last success."""
+        return f"{self.prefix}:circuit:{provider}:failures"
+
+    def circuit_tripped(self, provider: str) -> str:
+        """Set when the circuit opened; until a success clears it, one more failure
+        after the cool-down (the half-open probe) reopens the circuit at once."""
+        return f"{self.prefix}:circuit:{provider}:tripped"
+
+    def provider_stats(self, provider: str) -> str:
+        """Hash with smoothed success rate and latency, for smart selection."""
+        return f"{self.prefix}:pstats:{provider}"
+
+    def circuit_open_pattern(self) -> str:
+        return f"{self.prefix}:circuit:*:open"

@@ -1,0 +1,232 @@
+"""Fixtures shared by every suite.
+
+PostgreSQL and Redis are the real servers on this machine (or the URLs given in
+SMSGW_TEST_PG_ADMIN / SMSGW_TEST_REDIS). Each test session gets its own database,
+migrated once; each test starts from empty tables and an empty Redis database.
+SQS is moto's, inside each test that asks for it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg2
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Fake credentials for moto; never real ones, and never an endpoint left over from a shell.
+for _var, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_METRICS_NAMESPACE": "SmsGateway",
+}.items():
+    os.environ[_var] = _value
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+PG_ADMIN_URL = os.environ.get(
+    "SMSGW_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_TEST_URL = os.environ.get("SMSGW_TEST_REDIS", "redis://127.0.0.1:6379/13")
+TABLES = ("message_attempts", "message_events", "messages", "api_keys", "clients", "providers")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        suite = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
+        if suite in {"integration", "e2e", "localstack"}:
+            item.add_marker(getattr(pytest.mark, suite))
+
+
+def load_function_app(name: str) -> ModuleType:
+    """Import functions/<name>/app.py under a unique module name (every Chalice app
+    is called ``app``, so they cannot share the plain name in one process)."""
+    module_name = f"smsgw_function_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _swap_database(url: str, dbname: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + dbname
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    from smsgw.db import migrate
+
+    name = f"smsgw_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = psycopg2.connect(PG_ADMIN_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = _swap_database(PG_ADMIN_URL, name)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Any]:
+    from smsgw.db.connection import Database
+
+    database = Database(database_url)
+    with database.transaction() as cur:
+        cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@dataclass
+class Queues:
+    sqs: Any
+    outbound_url: str
+    dlq_url: str
+    max_receive_count: int
+
+    def depth(self, url: str) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def receive(self, url: str, count: int = 10, visibility: int = 30) -> list[dict[str, Any]]:
+        resp = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=count,
+            VisibilityTimeout=visibility,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(resp.get("Messages", []))
+
+
+@pytest.fixture
+def queues() -> Iterator[Queues]:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        dlq_url = sqs.create_queue(QueueName="smsgw-outbound-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        max_receive = 3
+        outbound_url = sqs.create_queue(
+            QueueName="smsgw-outbound",
+            Attributes={
+                "VisibilityTimeout": "30",
+                "RedrivePolicy": (
+                    f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive}"}}'
+                ),
+            },
+        )["QueueUrl"]
+        yield Queues(sqs, outbound_url, dlq_url, max_receive)
+
+
+@pytest.fixture
+def settings(database_url: str, queues: Queues) -> Any:
+    from smsgw.config import Settings
+
+    return Settings(
+        database_url=database_url,
+        redis_url=REDIS_TEST_URL,
+        redis_prefix="t",
+        outbound_queue_url=queues.outbound_url,
+        max_receive_count=queues.max_receive_count,
+        retry_base_seconds=0,
+        retry_max_seconds=0,
+        provider_timeout_seconds=2.0,
+        circuit_failure_threshold=3,
+        circuit_open_seconds=2,
+    )
+
+
+@pytest.fixture
+def keys(settings: Any) -> Any:
+    from smsgw.redis_store import Keys
+
+    return Keys(settings.redis_prefix)
+
+
+@pytest.fixture
+def make_client(db: Any, redis_client: redis.Redis, keys: Any) -> Callable[..., Any]:
+    """Create a client with one API key; returns smsgw.clients.NewClient."""
+    from smsgw.clients import create_client
+
+    counter = iter(range(1_000_000))
+
+    def _make(daily_quota: int = 1000, **kwargs: Any) -> Any:
+        name = kwargs.pop("name", f"client-{next(counter)}")
+        return create_client(db, redis_client, keys, name=name, daily_quota=daily_quota, **kwargs)
+
+    return _make
+
+
+@pytest.fixture
+def make_provider(db: Any, redis_client: redis.Redis, keys: Any) -> Callable[..., Any]:
+    """Insert (or update) a provider row and publish the registry to Redis."""
+    import json
+
+    from smsgw.providers.registry import ensure_registry
+
+    def _make(
+        name: str,
+        kind: str = "simulator",
+        *,
+        enabled: bool = True,
+        priority: int = 100,
+        weight: int = 100,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        with db.transaction() as cur:
+            cur.execute(
+                """
+                INSERT INTO providers (name, kind, enabled, priority, weight, config)
+                VALUES (%s, %s, %s, %s, %s, %s)
+                ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind,
+                    enabled = EXCLUDED.enabled, priority = EXCLUDED.priority,
+                    weight = EXCLUDED.weight, config = EXCLUDED.config, updated_at = now()
+                """,
+                (name, kind, enabled, priority, weight, json.dumps(config or {})),
+            )
+        ensure_registry(db, redis_client, keys)
+
+    return _make
