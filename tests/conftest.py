@@ -141,7 +141,9 @@ class Queues:
 def queues() -> Iterator[Queues]:
     import boto3
     from moto import mock_aws
+    from smsgw.aws import reset_clients
 
+    reset_clients()  # a client cached under an earlier mock must not be reused
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         dlq_url = sqs.create_queue(QueueName="smsgw-outbound-dlq")["QueueUrl"]
@@ -159,6 +161,7 @@ def queues() -> Iterator[Queues]:
             },
         )["QueueUrl"]
         yield Queues(sqs, outbound_url, dlq_url, max_receive)
+    reset_clients()
 
 
 @pytest.fixture

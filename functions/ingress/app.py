@@ -12,7 +12,7 @@ from typing import Any
 from chalice import Chalice, Response
 
 from smsgw.api.chalice_edge import install_error_handling, to_chalice
-from smsgw.api.errors import HttpResponse, not_found
+from smsgw.api.errors import HttpResponse, internal_error, not_found
 from smsgw.errors import GatewayError
 from smsgw.observability import flush_metrics, logger
 
@@ -48,6 +48,9 @@ def send_sms() -> Response:
         )
     except GatewayError as exc:
         return to_chalice(exc)
+    except Exception:  # noqa: BLE001 - logged here, answered without internals
+        logger.exception("unhandled error")
+        return to_chalice(internal_error())
     finally:
         flush_metrics()
     return to_chalice(HttpResponse(result.status, result.body, result.headers))

@@ -7,7 +7,10 @@ API keys; the tracking id is the correlation id.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,7 +19,21 @@ NAMESPACE = "SmsGateway"
 
 _SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "smsgw")
 
-logger = Logger(service=_SERVICE, use_rfc3339=True)
+
+class _CurrentStdoutHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever sys.stdout is at the time of the call, not at import:
+    Lambda's runtime and test harnesses replace stdout after our modules load."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+logger = Logger(service=_SERVICE, use_rfc3339=True, logger_handler=_CurrentStdoutHandler())
 metrics = Metrics(namespace=NAMESPACE, service=_SERVICE)
 
 

@@ -125,7 +125,7 @@ class IngressGate:
         argv = [self._keys.prefix, key_hash, *args]
         # At most one cache fill and one registry rebuild, then the verdict stands.
         for _ in range(3):
-            reply = self._call(self._admit, [], argv)
+            reply = list(self._call(self._admit, [], argv))
             verdict = _text(reply[0])
             if verdict == "AUTH_MISS":
                 self._cache_client(key_hash)
@@ -153,9 +153,9 @@ class IngressGate:
             raise DependencyError("redis", str(exc)) from exc
 
     @staticmethod
-    def _call(script: Any, keys: list[str], args: list[Any]) -> list[Any]:
+    def _call(script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
-            return list(script(keys=keys, args=args))
+            return script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise DependencyError("redis", str(exc)) from exc
 
