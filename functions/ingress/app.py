@@ -12,7 +12,7 @@ from typing import Any
 from chalice import Chalice, Response
 
 from smsgw.api.chalice_edge import install_error_handling, to_chalice
-from smsgw.api.errors import HttpResponse, internal_error, not_found
+from smsgw.api.errors import HttpResponse, internal_error
 from smsgw.errors import GatewayError
 from smsgw.observability import flush_metrics, logger
 
@@ -55,9 +55,3 @@ def send_sms() -> Response:
         flush_metrics()
     return to_chalice(HttpResponse(result.status, result.body, result.headers))
 
-
-# API Gateway answers unknown paths itself (403 "Missing Authentication Token"); a
-# greedy route brings them here so that clients get NOT_FOUND in the contract format.
-@app.route("/{proxy+}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], content_types=["*/*"])
-def unknown_route(**_: str) -> Response:
-    return to_chalice(not_found("no such route"))

@@ -107,6 +107,7 @@ def test_sqs_down_is_503_and_releases_key_and_quota(
     assert reply.json["tracking_id"] is None
     assert quota_used(redis_client, keys, client.client.id) == 0
     assert queue_depth(queues) == 0
+    assert redis_client.keys(keys.accepted("*")) == []  # no "queued" view of a lost message
     # And the same key works at once when SQS is back (the key was released)
     up = Ingress(build_ingress_service(settings))
     again = up.post(sms(text="x" * 200), api_key=client.api_key, idempotency_key="retry-me")
@@ -154,11 +155,12 @@ def test_unexpected_error_is_500_without_internals() -> None:
     assert "secret internal detail" not in json.dumps(body)
 
 
-def test_unknown_route_and_method_are_not_found(settings: Any) -> None:
+def test_wrong_method_is_not_found_in_the_contract_format(settings: Any) -> None:
+    # (Unknown paths are answered by the webhooks function's catch-all route.)
     app = Ingress(build_ingress_service(settings))
-    # (chalice.test matches {proxy+} one segment deep; API Gateway matches any depth)
-    assert_error(app.post(sms(), path="/nowhere"), 404, "NOT_FOUND")
-    assert_error(app.get("/v1/sms"), 404, "NOT_FOUND")
+    reply = app.get("/v1/sms")
+    assert_error(reply, 404, "NOT_FOUND")
+    assert reply.headers["Allow"] == "POST"
 
 
 def test_logs_hold_no_text_number_or_key_and_emit_emf(

@@ -10,12 +10,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, int, float], Any] = {}
 _lock = threading.Lock()
 
 
-def aws_client(service: str, region: str) -> Any:
-    key = (service, region)
+def aws_client(service: str, region: str, *, max_attempts: int = 2, timeout: float = 5.0) -> Any:
+    """A shared client per (service, region, retry and timeout settings).
+
+    ``max_attempts`` counts the first try: provider adapters pass 1, since failover
+    and retries belong to dispatch, not to botocore."""
+    key = (service, region, max_attempts, timeout)
     client = _clients.get(key)
     if client is None:
         with _lock:
@@ -28,9 +32,9 @@ def aws_client(service: str, region: str) -> Any:
                     service,
                     region_name=region,
                     config=Config(
-                        connect_timeout=2,
-                        read_timeout=5,
-                        retries={"max_attempts": 2, "mode": "standard"},
+                        connect_timeout=min(2.0, timeout),
+                        read_timeout=timeout,
+                        retries={"max_attempts": max_attempts, "mode": "standard"},
                         max_pool_connections=20,
                     ),
                 )

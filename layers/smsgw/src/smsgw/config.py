@@ -33,6 +33,9 @@ class Settings(BaseModel):
     # How long a claimed Idempotency-Key stays "in flight" if the request dies without
     # releasing it. Longer than the ingress function timeout.
     idempotency_lock_seconds: int = Field(60, ge=5)
+    # How long Redis remembers an accepted message for GET /v1/sms/{id} until
+    # dispatch has persisted it (normally within seconds).
+    accepted_marker_seconds: int = Field(3600, ge=60)
 
     # Must equal the outbound queue's redrive maxReceiveCount: dispatch marks a message
     # failed on this receive, knowing SQS moves it to the DLQ after it.
@@ -70,6 +73,7 @@ ENV_NAMES: dict[str, str] = {
     "api_key_cache_seconds": "API_KEY_CACHE_SECONDS",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "idempotency_lock_seconds": "IDEMPOTENCY_LOCK_SECONDS",
+    "accepted_marker_seconds": "ACCEPTED_MARKER_SECONDS",
     "max_receive_count": "MAX_RECEIVE_COUNT",
     "retry_base_seconds": "RETRY_BASE_SECONDS",
     "retry_max_seconds": "RETRY_MAX_SECONDS",

@@ -41,6 +41,11 @@ class Keys:
     def quota(self, client_id: str, day: str) -> str:
         return f"{self.prefix}:quota:{client_id}:{day}"
 
+    def accepted(self, tracking_id: str) -> str:
+        """"<client id>|<202 body>" of a message accepted but maybe not yet persisted
+        by dispatch, so that GET /v1/sms/{id} answers "queued" at once."""
+        return f"{self.prefix}:accepted:{tracking_id}"
+
     @property
     def providers(self) -> str:
         """Hash: provider name -> JSON of its registry entry (no secrets)."""

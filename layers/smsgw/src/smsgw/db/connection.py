@@ -35,6 +35,8 @@ class Database:
                     self._dsn,
                     connect_timeout=self._connect_timeout,
                     application_name=self._application_name,
+                    # Timestamps leave the database in UTC whatever the server's zone.
+                    options="-c timezone=UTC",
                 )
             except psycopg2.OperationalError as exc:
                 raise DependencyError("postgres", _first_line(exc)) from exc

@@ -58,7 +58,7 @@ class IngressGate:
         self._release = client.register_script(RELEASE)
 
     def authenticate(self, api_key: str | None) -> ClientRecord:
-        reply = self._run(api_key, ["auth", "", "", "[]", "0", "", "0", "0"])
+        reply = self._run(api_key, ["auth", "", "", "[]", "0", "", "0", "0", "", "", "0"])
         return reply.client
 
     def admit(
@@ -70,6 +70,8 @@ class IngressGate:
         providers: list[str],
         segments: int,
         day: str,
+        tracking_id: str,
+        accepted_body: str,
     ) -> Admission:
         return self._run(
             api_key,
@@ -82,6 +84,9 @@ class IngressGate:
                 day,
                 str(QUOTA_KEY_TTL_SECONDS),
                 str(self._settings.idempotency_lock_seconds),
+                tracking_id,
+                accepted_body,
+                str(self._settings.accepted_marker_seconds),
             ],
         )
 
@@ -93,9 +98,11 @@ class IngressGate:
         segments: int,
         idempotency_key: str | None,
         fingerprint: str,
+        tracking_id: str,
     ) -> None:
         idem = self._keys.idempotency(client_id, idempotency_key) if idempotency_key else ""
-        self._call(self._release, [self._keys.quota(client_id, day), idem], [segments, fingerprint])
+        keys = [self._keys.quota(client_id, day), idem, self._keys.accepted(tracking_id)]
+        self._call(self._release, keys, [segments, fingerprint])
 
     def store_response(
         self, client_id: str, idempotency_key: str, fingerprint: str, response: StoredResponse

@@ -9,7 +9,8 @@ cluster mode disabled, as in infra/terraform).
 Replies are arrays whose first element is a verdict:
   AUTH_MISS                     the API-key hash is not cached: load it, then call again
   UNAUTHORIZED                  known-unknown key, or inactive client
-  OK, client[, used]            admitted (in mode "auth": authenticated only)
+  OK, client[, used]            admitted (in mode "auth": authenticated only); the
+                                accepted-message marker is written with the claim
   REPLAY, client, stored        the Idempotency-Key's stored 2xx response
   IDEM_REUSED, client           same key, different body
   IDEM_IN_PROGRESS, client      same key, first request still in flight
@@ -92,13 +93,17 @@ if idem_key then
   redis.call('SET', idem_key, cjson.encode({state = 'pending', fp = ARGV[5]}),
              'EX', tonumber(ARGV[10]))
 end
+redis.call('SET', prefix .. ':accepted:' .. ARGV[11], cid .. '|' .. ARGV[12],
+           'EX', tonumber(ARGV[13]))
 return {'OK', rec, tostring(used)}
 """
 
 # Undo an admission whose request failed afterwards (SQS down): give the segments
 # back and release the Idempotency-Key, but only if it is still our pending claim.
-# KEYS: quota key, idempotency key (or "" when none). ARGV: segments, fingerprint.
+# KEYS: quota key, idempotency key (or "" when none), accepted-message marker.
+# ARGV: segments, fingerprint.
 RELEASE = r"""
+redis.call('DEL', KEYS[3])
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local give = math.min(used, tonumber(ARGV[1]))
 if give > 0 then redis.call('DECRBY', KEYS[1], give) end

@@ -90,6 +90,9 @@ class IngressService:
         fingerprint = canonical_fingerprint(request)
         info = request.text_info
         day = now.strftime("%Y%m%d")
+        # Built before admission: the script keeps it as the "queued" view of the
+        # message until dispatch has persisted it.
+        accepted = _accepted_response(tracking_id, request, now)
         try:
             admission = self._gate.admit(
                 api_key,
@@ -98,6 +101,8 @@ class IngressService:
                 providers=list(request.providers),
                 segments=info.segments,
                 day=day,
+                tracking_id=tracking_id,
+                accepted_body=accepted.body,
             )
         except GatewayError as exc:
             exc.tracking_id = tracking_id
@@ -127,10 +132,11 @@ class IngressService:
         try:
             self._queue.send(message)
         except DependencyError:
-            self._give_back(client.id, day, info.segments, idempotency_key, fingerprint)
+            self._give_back(
+                client.id, day, info.segments, idempotency_key, fingerprint, tracking_id
+            )
             raise
 
-        accepted = _accepted_response(message, request)
         if idempotency_key:
             stored = StoredResponse(accepted.status, accepted.body, accepted.headers)
             try:
@@ -159,6 +165,7 @@ class IngressService:
         segments: int,
         idempotency_key: str | None,
         fingerprint: str,
+        tracking_id: str,
     ) -> None:
         try:
             self._gate.release(
@@ -167,6 +174,7 @@ class IngressService:
                 segments=segments,
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
+                tracking_id=tracking_id,
             )
         except DependencyError:
             # Fail closed: the quota stays counted and the claim expires on its own.
@@ -182,21 +190,22 @@ def _check_idempotency_key(value: str | None) -> None:
         )
 
 
-def _accepted_response(message: QueueMessage, request: SendSmsRequest) -> Accepted:
+def _accepted_response(tracking_id: str, request: SendSmsRequest, now: datetime) -> Accepted:
+    info = request.text_info
     body = {
-        "tracking_id": message.tracking_id,
+        "tracking_id": tracking_id,
         "status": "queued",
-        "to": message.to,
-        "segments": message.segments,
-        "encoding": message.encoding,
+        "to": request.to,
+        "segments": info.segments,
+        "encoding": info.encoding,
         "providers": list(request.providers),
-        "reference": message.reference,
-        "created_at": _iso(message.accepted_at),
+        "reference": request.reference,
+        "created_at": _iso(now),
     }
     return Accepted(
         202,
         json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-        {"Location": f"/v1/sms/{message.tracking_id}", "Content-Type": "application/json"},
+        {"Location": f"/v1/sms/{tracking_id}", "Content-Type": "application/json"},
     )
 
 

@@ -1,0 +1,51 @@
+# SMS gateway: one entry point for building, testing and running the local stack.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+PYTEST      := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: help venv services test test-unit test-integration lint fmt bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt layers/smsgw/pyproject.toml
+	@echo "==> python venv ($(VENV), Python 3.12 like the Lambda runtime)"
+	@test -x $(PY) || $$(scripts/find-python.sh 3.12) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check "pip<26.3"
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e "layers/smsgw"
+	@touch $@
+
+venv: $(STAMP)  ## create or update the development venv
+
+services:  ## make sure PostgreSQL and Redis are running (starts them if installed)
+	@scripts/ensure-services.sh $(if $(CI),--install,)
+
+test: venv services  ## every suite: unit, integration
+	$(PYTEST) tests/unit tests/integration -q
+
+test-unit: venv  ## unit tests only (no I/O)
+	$(PYTEST) tests/unit -q
+
+test-integration: venv services  ## integration tests (real PostgreSQL and Redis, moto SQS)
+	$(PYTEST) tests/integration -q
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: venv  ## format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv services  ## benchmarks (bench/), not part of the tests
+	$(PY) bench/run.py
+
+clean:  ## remove caches (keeps the venvs)
+	find . -name __pycache__ -type d -prune -not -path './.venv*' -exec rm -rf {} +
+	rm -rf .mypy_cache .ruff_cache
