@@ -55,7 +55,7 @@ def generate_api_key() -> str:
 
 
 def find_client_by_key_hash(db: Database, key_hash: str) -> ClientRecord | None:
-    with db.transaction() as cur:
+    with db.statement() as cur:
         cur.execute(
             """
             SELECT c.id::text AS id, c.name, c.active, c.daily_quota, c.default_callback_url

@@ -45,10 +45,12 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """Yield a dict cursor inside one transaction: commit on success, roll back on
-        error. Connection failures surface as DependencyError."""
+        error. Costs a BEGIN and a COMMIT round trip besides the statements.
+        Connection failures surface as DependencyError."""
         with self._lock:
             conn = self._connection()
             try:
+                conn.autocommit = False
                 with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                     yield cur
                 conn.commit()
@@ -59,6 +61,24 @@ class Database:
                 if not conn.closed:
                     conn.rollback()
                 raise
+            finally:
+                if not conn.closed:
+                    conn.autocommit = True
+
+    @contextmanager
+    def statement(self) -> Iterator[Any]:
+        """Yield a dict cursor in autocommit mode: each statement is its own
+        transaction and costs exactly one round trip. For the hot paths, whose work
+        is one statement (a CTE can write several tables atomically)."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.autocommit = True
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    yield cur
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                self._discard()
+                raise DependencyError("postgres", _first_line(exc)) from exc
 
     def _discard(self) -> None:
         if self._conn is not None:

@@ -39,7 +39,7 @@ class ProviderInfo:
 
 
 def load_providers(db: Database) -> list[ProviderInfo]:
-    with db.transaction() as cur:
+    with db.statement() as cur:
         cur.execute(
             "SELECT name, kind, enabled, priority, weight, config FROM providers ORDER BY name"
         )

@@ -35,7 +35,7 @@ def find_message(db: Database, client_id: str, tracking_id: str) -> dict[str, An
         uuid.UUID(tracking_id)
     except ValueError:
         return None
-    with db.transaction() as cur:
+    with db.statement() as cur:
         cur.execute(_MESSAGE, (tracking_id, client_id))
         row = cur.fetchone()
     return dict(row) if row else None
