@@ -141,6 +141,7 @@ class Queues:
 def queues() -> Iterator[Queues]:
     import boto3
     from moto import mock_aws
+
     from smsgw.aws import reset_clients
 
     reset_clients()  # a client cached under an earlier mock must not be reused

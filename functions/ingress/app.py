@@ -54,4 +54,3 @@ def send_sms() -> Response:
     finally:
         flush_metrics()
     return to_chalice(HttpResponse(result.status, result.body, result.headers))
-

@@ -42,8 +42,8 @@ class Keys:
         return f"{self.prefix}:quota:{client_id}:{day}"
 
     def accepted(self, tracking_id: str) -> str:
-        """"<client id>|<202 body>" of a message accepted but maybe not yet persisted
-        by dispatch, so that GET /v1/sms/{id} answers "queued" at once."""
+        """The accepted message ("<client id>|<202 body>") until dispatch has
+        persisted it, so that GET /v1/sms/{id} answers "queued" at once."""
         return f"{self.prefix}:accepted:{tracking_id}"
 
     @property

@@ -133,7 +133,12 @@ class IngressService:
             self._queue.send(message)
         except DependencyError:
             self._give_back(
-                client.id, day, info.segments, idempotency_key, fingerprint, tracking_id
+                client.id,
+                day=day,
+                segments=info.segments,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                tracking_id=tracking_id,
             )
             raise
 
@@ -161,6 +166,7 @@ class IngressService:
     def _give_back(
         self,
         client_id: str,
+        *,
         day: str,
         segments: int,
         idempotency_key: str | None,

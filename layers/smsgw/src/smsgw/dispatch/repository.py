@@ -1,0 +1,181 @@
+"""PostgreSQL side of dispatch: claim a batch before sending, record what happened after.
+
+Each function is ONE statement (data-modifying CTEs over ``jsonb_to_recordset``) run in
+autocommit mode (``Database.statement``: the statement is its own transaction, with no
+BEGIN/COMMIT round trips), so a batch costs one round trip before the sends and one
+after, whatever its size.
+
+All parts of one statement see the same snapshot, taken when it starts. The claim
+relies on that: rows the INSERT adds are invisible to the UPDATE beside it, so the
+UPDATE claims pre-existing rows only, and the final SELECT reports each row's status
+as it was before this statement. A row that another transaction inserted and has not
+committed yet is neither inserted (ON CONFLICT waits, then does nothing) nor visible:
+it comes back as not claimed with no status, which the caller treats as "being sent
+elsewhere, look again later".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from smsgw.db.connection import Database
+from smsgw.dispatch.circuit import AttemptOutcome
+from smsgw.dispatch.queries import CLAIM_SQL, RECORD_SQL
+from smsgw.domain.message import QueueMessage
+from smsgw.domain.status import MessageStatus
+
+
+class ClaimState(StrEnum):
+    CLAIMED = "claimed"  # this receive owns the send
+    DONE = "done"  # sent or final already: acknowledge, never resend
+    BUSY = "busy"  # another receive holds a live lease (or is inserting it right now)
+    ORPHAN = "orphan"  # its client does not exist: it can never be stored
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    tracking_id: str
+    state: ClaimState
+    status: MessageStatus | None  # after the claim; None if the row was not visible
+    lease_remaining_seconds: int = 0  # for BUSY: how long the other receive's lease lasts
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One provider call."""
+
+    provider: str
+    outcome: AttemptOutcome
+    latency_ms: int
+    attempted_at: datetime
+    error_code: str | None = None
+    raw_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one claimed message came to in this receive."""
+
+    tracking_id: str
+    status: MessageStatus  # SENT, FAILED, or SENDING (retry later; the lease is released)
+    receive_count: int
+    provider: str | None = None
+    provider_message_id: str | None = None
+    raw_code: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    attempts: Sequence[AttemptRecord] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    previous: MessageStatus
+    current: MessageStatus  # may differ from the outcome: a receipt got there first
+
+
+class DispatchRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def claim_batch(
+        self,
+        messages: Sequence[QueueMessage],
+        receive_counts: Mapping[str, int],
+        lease_seconds: int,
+    ) -> dict[str, Claim]:
+        """Insert new messages and claim sendable ones, in one statement.
+
+        Raises DependencyError when PostgreSQL cannot be reached.
+        """
+        if not messages:
+            return {}
+        rows = [_message_row(m, receive_counts.get(m.tracking_id, 1)) for m in messages]
+        with self._db.statement() as cur:  # one statement, one round trip
+            cur.execute(CLAIM_SQL, {"rows": json.dumps(rows), "lease": lease_seconds})
+            result = cur.fetchall()
+        return {row["tracking_id"]: _claim(row) for row in result}
+
+    def record_outcomes(self, outcomes: Sequence[Outcome]) -> dict[str, Recorded]:
+        """Store statuses, attempts and events of a batch, in one statement.
+
+        Statuses only move forward; a status a receipt already passed stays. Raises
+        DependencyError when PostgreSQL cannot be reached.
+        """
+        if not outcomes:
+            return {}
+        rows = [
+            {
+                "tracking_id": o.tracking_id,
+                "status": o.status.value,
+                "provider": o.provider,
+                "provider_message_id": o.provider_message_id,
+                "raw_code": o.raw_code,
+                "error_code": o.error_code,
+                "error_message": o.error_message,
+                "calls": len(o.attempts),
+            }
+            for o in outcomes
+        ]
+        attempts = [
+            {
+                "tracking_id": o.tracking_id,
+                "seq": seq,
+                "receive_count": o.receive_count,
+                "provider": a.provider,
+                "outcome": a.outcome,
+                "error_code": a.error_code,
+                "raw_code": a.raw_code,
+                "latency_ms": a.latency_ms,
+                "attempted_at": a.attempted_at.isoformat(),
+            }
+            for o in outcomes
+            for seq, a in enumerate(o.attempts)
+        ]
+        params = {"outcomes": json.dumps(rows), "attempts": json.dumps(attempts)}
+        with self._db.statement() as cur:  # one statement, one round trip
+            cur.execute(RECORD_SQL, params)
+            result = cur.fetchall()
+        return {
+            row["tracking_id"]: Recorded(
+                MessageStatus(row["old_status"]), MessageStatus(row["new_status"])
+            )
+            for row in result
+        }
+
+
+def _message_row(message: QueueMessage, receive_count: int) -> dict[str, Any]:
+    return {
+        "tracking_id": message.tracking_id,
+        "client_id": message.client_id,
+        "to_number": message.to,
+        "sender": message.from_,
+        "body": message.text,
+        "requested_providers": list(message.providers),
+        "callback_url": message.callback_url,
+        "reference": message.reference,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "accepted_at": message.accepted_at.isoformat(),
+        "receive_count": receive_count,
+    }
+
+
+def _claim(row: Mapping[str, Any]) -> Claim:
+    tracking_id = row["tracking_id"]
+    if row["claimed"]:
+        return Claim(tracking_id, ClaimState.CLAIMED, MessageStatus.SENDING)
+    previous = row["previous_status"]
+    if previous is None:
+        # Not inserted and not visible: either its client is unknown, or a concurrent
+        # receive inserted it and has not committed yet.
+        state = ClaimState.BUSY if row["client_known"] else ClaimState.ORPHAN
+        return Claim(tracking_id, state, None)
+    status = MessageStatus(previous)
+    if status.rank >= MessageStatus.SENT.rank:
+        return Claim(tracking_id, ClaimState.DONE, status)
+    return Claim(tracking_id, ClaimState.BUSY, status, int(row["lease_remaining"] or 0))

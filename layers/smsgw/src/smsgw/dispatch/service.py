@@ -1,0 +1,289 @@
+"""The dispatch service: one SQS batch in, partial batch response out.
+
+Per batch: parse the records, read the provider registry and provider health once,
+claim the batch in PostgreSQL (one statement), send the claimed messages concurrently
+(one worker per message, failover down each route), record every outcome (one
+statement), update provider health (one Redis call), and park the transiently failed
+messages with exponential backoff (one ChangeMessageVisibilityBatch call).
+
+A record is acknowledged (left out of batchItemFailures, so SQS deletes it) only once
+PostgreSQL holds its outcome: sent, failed for good, or already done by an earlier
+receive. Everything else is reported as a failure and comes back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+import redis
+
+from smsgw.config import Settings
+from smsgw.db.connection import Database
+from smsgw.dispatch.backoff import SQS_MAX_VISIBILITY_SECONDS, retry_delay_seconds
+from smsgw.dispatch.circuit import HealthStore, ProviderCall, ProviderHealth
+from smsgw.dispatch.outcomes import RETRIES_EXHAUSTED, BatchTally, decide, emit_call_metrics
+from smsgw.dispatch.records import (
+    BatchResult,
+    MalformedRecord,
+    QueueRecord,
+    log_malformed,
+    parse_record,
+)
+from smsgw.dispatch.registry_view import RegistryView
+from smsgw.dispatch.repository import Claim, ClaimState, DispatchRepository, Outcome
+from smsgw.dispatch.routing import plan_route
+from smsgw.dispatch.sender import SendReport, send_with_failover
+from smsgw.domain.phone import mask_phone
+from smsgw.domain.status import MessageStatus
+from smsgw.errors import DependencyError
+from smsgw.observability import MetricUnit, logger, metrics
+from smsgw.providers.base import ProviderError, SmsProvider
+from smsgw.providers.registry import ProviderInfo
+from smsgw.redis_store import Keys
+
+ProviderFactory = Callable[[ProviderInfo, Settings], SmsProvider]
+
+RECORD_TRIES: Final = 3
+SQS_BATCH_LIMIT: Final = 10
+
+
+class DispatchService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        redis_client: redis.Redis,
+        provider_factory: ProviderFactory,
+        sqs_client_getter: Callable[[], Any],
+        *,
+        max_workers: int = 10,
+        send_budget_seconds: float = 20.0,
+        retry_jitter: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._repo = DispatchRepository(db)
+        keys = Keys(settings.redis_prefix)
+        self._registry = RegistryView(db, redis_client, keys, settings, provider_factory)
+        self._health = HealthStore(redis_client, keys, settings)
+        self._sqs = sqs_client_getter
+        self._max_workers = max_workers
+        # Sends must end in time to record them before the function times out.
+        self._send_budget = send_budget_seconds
+        self._jitter = retry_jitter
+
+    def handle_batch(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        batch = BatchResult()
+        started = time.monotonic()
+        queued = self._parse(records, batch)
+        if queued:
+            self._dispatch(queued, batch, started)
+        acknowledged_copies = batch.settle_duplicates(self._settings.dispatch_lease_seconds)
+        if acknowledged_copies:
+            metrics.add_metric("Redelivered", MetricUnit.Count, acknowledged_copies)
+        self._change_visibility(batch.visibility)
+        return batch.response()
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _parse(self, records: Sequence[Mapping[str, Any]], batch: BatchResult) -> list[QueueRecord]:
+        unique: dict[str, QueueRecord] = {}
+        for raw in records:
+            try:
+                record = parse_record(raw)
+            except MalformedRecord as exc:
+                log_malformed(raw, exc)
+                metrics.add_metric("MalformedMessages", MetricUnit.Count, 1)
+                batch.failures.append(str(raw.get("messageId", "")))
+                continue
+            tracking_id = record.message.tracking_id
+            if tracking_id in unique:
+                # The same message queued twice (an enqueue retried after a timeout).
+                logger.info("duplicate in batch", extra={"correlation_id": tracking_id})
+                batch.duplicates.append((record, unique[tracking_id].message_id))
+                continue
+            unique[tracking_id] = record
+        return list(unique.values())
+
+    def _dispatch(self, queued: list[QueueRecord], batch: BatchResult, started: float) -> None:
+        registry, redis_up = self._registry.load()
+        health = self._snapshot(registry) if redis_up else {}
+        try:
+            claims = self._repo.claim_batch(
+                [r.message for r in queued],
+                {r.message.tracking_id: r.receive_count for r in queued},
+                self._settings.dispatch_lease_seconds,
+            )
+        except Exception as exc:  # noqa: BLE001 - nothing sent yet: every record comes back
+            logger.error("claim failed; whole batch left in the queue", extra=_error(exc))
+            batch.failures.extend(r.message_id for r in queued)
+            return
+        to_send = [r for r in queued if self._triage(r, claims.get(r.message.tracking_id), batch)]
+        if not to_send:
+            return
+        reports = self._send_all(to_send, registry, health, started)
+        emit_call_metrics(list(reports.values()))
+        tally = BatchTally()
+        outcomes = [
+            decide(r, reports[r.message.tracking_id], self._settings.max_receive_count, tally)
+            for r in to_send
+        ]
+        recorded = self._record(outcomes)
+        if redis_up:
+            self._record_health([c for report in reports.values() for c in report.calls])
+        if not recorded:
+            batch.failures.extend(r.message_id for r in to_send)
+            return
+        tally.emit()
+        for record, outcome in zip(to_send, outcomes, strict=True):
+            self._settle(record, outcome, batch)
+
+    def _triage(self, record: QueueRecord, claim: Claim | None, batch: BatchResult) -> bool:
+        """True when this receive must send the message; else settle the record."""
+        tracking_id = record.message.tracking_id
+        log = {"correlation_id": tracking_id, "receive_count": record.receive_count}
+        if claim is not None and claim.state is ClaimState.CLAIMED:
+            return True
+        if claim is not None and claim.state is ClaimState.DONE:
+            logger.info("already handled; acknowledged", extra={**log, "status": claim.status})
+            metrics.add_metric("Redelivered", MetricUnit.Count, 1)
+        elif claim is not None and claim.state is ClaimState.ORPHAN:
+            logger.error("message of an unknown client; it will end in the DLQ", extra=log)
+            batch.fail(record)
+        else:
+            # Another receive is sending it: look again when its lease has run out.
+            wait = claim.lease_remaining_seconds if claim else 0
+            wait = wait or self._settings.dispatch_lease_seconds
+            logger.info("being sent by another receive", extra={**log, "retry_in": wait})
+            batch.fail(record, min(wait + 1, SQS_MAX_VISIBILITY_SECONDS))
+        return False
+
+    def _send_all(
+        self,
+        records: list[QueueRecord],
+        registry: Mapping[str, ProviderInfo],
+        health: Mapping[str, ProviderHealth],
+        started: float,
+    ) -> dict[str, SendReport]:
+        routes: dict[str, list[str]] = {}
+        for record in records:
+            message = record.message
+            gone = [n for n in message.providers if n not in registry]
+            if gone:
+                logger.warning(
+                    "requested providers no longer configured",
+                    extra={"correlation_id": message.tracking_id, "providers": gone},
+                )
+            routes[message.tracking_id] = plan_route(message.providers, registry, health)
+        adapters = self._registry.adapters({n for route in routes.values() for n in route})
+        deadline = started + self._send_budget
+        budget = self._settings.provider_timeout_seconds
+
+        def task(record: QueueRecord) -> SendReport:
+            message = record.message
+            logger.thread_safe_append_keys(correlation_id=message.tracking_id)
+            try:
+                route = routes[message.tracking_id]
+                logger.info(
+                    "sending",
+                    extra={
+                        "to": mask_phone(message.to),
+                        "route": route,
+                        "receive_count": record.receive_count,
+                    },
+                )
+                return send_with_failover(
+                    message, route, adapters, deadline=deadline, call_budget_seconds=budget
+                )
+            except Exception as exc:  # noqa: BLE001 - a bug costs one message a retry
+                logger.exception("send task failed")
+                error = ProviderError(
+                    "dispatch", "DISPATCH_ERROR", type(exc).__name__, transient=True
+                )
+                return SendReport(message.tracking_id, error=error)
+            finally:
+                logger.thread_safe_remove_keys(["correlation_id"])
+
+        workers = max(1, min(len(records), self._max_workers))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch") as pool:
+            reports = list(pool.map(task, records))
+        return {report.tracking_id: report for report in reports}
+
+    def _record(self, outcomes: list[Outcome]) -> bool:
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                self._repo.record_outcomes(outcomes)
+                return True
+            except Exception as exc:  # noqa: BLE001 - retried, then the records come back
+                logger.warning(
+                    "recording outcomes failed", extra={"attempt": attempt, **_error(exc)}
+                )
+                if attempt < RECORD_TRIES:
+                    time.sleep(0.05 * 2**attempt)
+        logger.error("outcomes not recorded; records left in the queue")
+        return False
+
+    def _settle(self, record: QueueRecord, outcome: Outcome, batch: BatchResult) -> None:
+        if outcome.status is MessageStatus.SENDING:
+            delay = retry_delay_seconds(
+                record.receive_count,
+                self._settings.retry_base_seconds,
+                self._settings.retry_max_seconds,
+                jitter=self._jitter,
+            )
+            batch.fail(record, delay)
+        elif outcome.error_code == RETRIES_EXHAUSTED:
+            # Reported failed on its last receive: SQS moves it to the DLQ at the next
+            # receive, which visibility 0 brings forward.
+            batch.fail(record, 0)
+
+    # -- Redis, best effort ---------------------------------------------------------------
+
+    def _snapshot(self, registry: Mapping[str, ProviderInfo]) -> dict[str, ProviderHealth]:
+        try:
+            return self._health.snapshot(registry)
+        except DependencyError as exc:
+            logger.warning(
+                "provider health unavailable; circuits taken as closed", extra={"error": str(exc)}
+            )
+            return {}
+
+    def _record_health(self, calls: list[ProviderCall]) -> None:
+        try:
+            opened = self._health.record(calls)
+        except DependencyError as exc:
+            logger.warning("provider health not recorded", extra={"error": str(exc)})
+            return
+        for name in opened:
+            logger.warning("circuit opened", extra={"provider": name})
+            metrics.add_metric("CircuitOpened", MetricUnit.Count, 1)
+
+    def _change_visibility(self, changes: list[tuple[str, int]]) -> None:
+        queue_url = self._settings.outbound_queue_url
+        if not changes or not queue_url:
+            return
+        for start in range(0, len(changes), SQS_BATCH_LIMIT):
+            chunk = changes[start : start + SQS_BATCH_LIMIT]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                for i, (handle, seconds) in enumerate(chunk)
+            ]
+            try:
+                reply = self._sqs().change_message_visibility_batch(
+                    QueueUrl=queue_url, Entries=entries
+                )
+            except Exception as exc:  # noqa: BLE001 - the default visibility still applies
+                logger.warning("visibility not changed", extra=_error(exc))
+                continue
+            for failed in reply.get("Failed", []):
+                logger.warning(
+                    "visibility not changed for one record", extra={"code": failed.get("Code")}
+                )
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    """Type and first line only: PostgreSQL's DETAIL/CONTEXT lines may quote data."""
+    lines = str(exc).strip().splitlines()
+    return {"error_type": type(exc).__name__, "error": lines[0][:300] if lines else ""}
