@@ -7,7 +7,7 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 PYTEST      := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv services test test-unit test-integration lint fmt bench clean
+.PHONY: help venv services test test-unit test-integration test-localstack lint fmt bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -25,14 +25,17 @@ venv: $(STAMP)  ## create or update the development venv
 services:  ## make sure PostgreSQL and Redis are running (starts them if installed)
 	@scripts/ensure-services.sh $(if $(CI),--install,)
 
-test: venv services  ## every suite: unit, integration
-	$(PYTEST) tests/unit tests/integration -q
+test: venv services  ## every suite: unit, integration, the LocalStack executor
+	$(PYTEST) tests/unit tests/integration tests/localstack -q
 
 test-unit: venv  ## unit tests only (no I/O)
 	$(PYTEST) tests/unit -q
 
 test-integration: venv services  ## integration tests (real PostgreSQL and Redis, moto SQS)
 	$(PYTEST) tests/integration -q
+
+test-localstack: venv  ## the Lambda executor plugin against a real LocalStack
+	$(PYTEST) tests/localstack -q
 
 lint: venv  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
