@@ -201,7 +201,7 @@ def sms_event(api_key: str, idempotency_key: str | None = None) -> dict[str, Any
 
 
 def ingress_latency(stack: Stack, requests: int) -> dict[str, Any]:
-    from conftest import load_function_app
+    from support import load_function_app
 
     from smsgw.ingress.bootstrap import build_ingress_service
 
@@ -231,7 +231,7 @@ def ingress_latency(stack: Stack, requests: int) -> dict[str, Any]:
 
 
 def ingress_round_trips(stack: Stack) -> dict[str, dict[str, int]]:
-    from conftest import load_function_app
+    from support import load_function_app
 
     from smsgw.aws import aws_client
     from smsgw.ingress.bootstrap import build_ingress_service
@@ -273,7 +273,7 @@ def _hash(key: str) -> str:
 def dispatch_round_trips(stack: Stack, batch_size: int = 10) -> dict[str, Any]:
     """One batch of accepted messages through the dispatch handler (simulator with
     0 ms latency)."""
-    from conftest import load_function_app
+    from support import load_function_app
 
     from smsgw.aws import aws_client
     from smsgw.dispatch.service import DispatchService

@@ -16,7 +16,7 @@ import psycopg2.extensions
 import psycopg2.extras
 import redis
 from chalice.test import Client
-from conftest import Queues, load_function_app
+from support import Queues, load_function_app
 
 __all__ = ["load_function_app"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalice.test import Client
-from conftest import load_function_app
+from support import load_function_app
 
 VALID_TO = "+447911123456"
 

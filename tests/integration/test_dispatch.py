@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import Queues
 from dispatch_helpers import TO, Dispatch, counted, make_service, queue_message, rows
+from support import Queues
 
 from simulator.server import SimulatorServer
 from smsgw.config import Settings

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
-from conftest import load_function_app
 from ingress_helpers import Ingress, Reply, assert_error, sms
+from support import load_function_app
 
 from smsgw.ingress.bootstrap import build_ingress_service
 from smsgw.status.bootstrap import build_status_service
