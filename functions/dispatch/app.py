@@ -37,11 +37,7 @@ def service() -> Any:
         from smsgw.redis_store import connect_redis
 
         settings = Settings.from_env()
-        database = Database(
-            settings.database_url,
-            connect_timeout=settings.database_connect_timeout,
-            application_name="smsgw-dispatch",
-        )
+        database = Database.from_settings(settings, "smsgw-dispatch")
         _service = DispatchService(
             settings,
             database,

@@ -17,6 +17,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from smsgw.config import Settings
 from smsgw.errors import DependencyError
 
 
@@ -27,6 +28,14 @@ class Database:
         self._application_name = application_name
         self._conn: psycopg2.extensions.connection | None = None
         self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, application_name: str) -> Database:
+        return cls(
+            settings.database_url,
+            connect_timeout=settings.database_connect_timeout,
+            application_name=application_name,
+        )
 
     def _connection(self) -> psycopg2.extensions.connection:
         if self._conn is None or self._conn.closed:

@@ -12,10 +12,6 @@ from smsgw.redis_store import Keys, connect_redis
 
 def build_ingress_service(settings: Settings | None = None) -> IngressService:
     settings = settings or Settings.from_env()
-    database = Database(
-        settings.database_url,
-        connect_timeout=settings.database_connect_timeout,
-        application_name="smsgw-ingress",
-    )
+    database = Database.from_settings(settings, "smsgw-ingress")
     gate = IngressGate(connect_redis(settings), Keys(settings.redis_prefix), database, settings)
     return IngressService(gate, SqsOutboundQueue(settings.outbound_queue_url, settings.aws_region))

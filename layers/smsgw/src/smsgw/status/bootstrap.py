@@ -11,11 +11,7 @@ from smsgw.status.service import StatusService
 
 def build_status_service(settings: Settings | None = None) -> StatusService:
     settings = settings or Settings.from_env()
-    database = Database(
-        settings.database_url,
-        connect_timeout=settings.database_connect_timeout,
-        application_name="smsgw-webhooks",
-    )
+    database = Database.from_settings(settings, "smsgw-webhooks")
     cache = connect_redis(settings)
     keys = Keys(settings.redis_prefix)
     # Same API-key check as ingress: one Redis script call, PostgreSQL behind it.
