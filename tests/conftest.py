@@ -38,7 +38,17 @@ PG_ADMIN_URL = os.environ.get(
     "SMSGW_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_TEST_URL = os.environ.get("SMSGW_TEST_REDIS", "redis://127.0.0.1:6379/13")
-TABLES = ("message_attempts", "message_events", "messages", "api_keys", "clients", "providers")
+TABLES = (
+    "callback_outbox",
+    "pending_receipts",
+    "delivery_receipts",
+    "message_attempts",
+    "message_events",
+    "messages",
+    "api_keys",
+    "clients",
+    "providers",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

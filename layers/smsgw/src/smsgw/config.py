@@ -48,6 +48,25 @@ class Settings(BaseModel):
     circuit_failure_threshold: int = Field(5, ge=1)
     circuit_open_seconds: int = Field(30, ge=1)
 
+    # Client callbacks: the queue dispatch and the receipt webhook relay status changes
+    # to, and how the webhooks function's consumer of that queue delivers them.
+    callbacks_queue_url: str = ""
+    # Must equal the callbacks queue's redrive maxReceiveCount: the consumer records a
+    # callback as failed on this receive, knowing SQS moves it to the callbacks DLQ next.
+    callback_max_receive_count: int = Field(8, ge=1)
+    callback_retry_base_seconds: int = Field(30, ge=0)
+    callback_retry_max_seconds: int = Field(3600, ge=0, le=43_200)
+    # Covers connect and response together: a slow client endpoint must not hold a
+    # batch of other clients' callbacks.
+    callback_timeout_seconds: float = Field(5.0, gt=0, le=30)
+    # Local and test stacks only: callbacks to loopback/private addresses (the SSRF
+    # guard refuses them in production), and plain http to loopback.
+    callback_allow_private: bool = False
+    callback_allow_http: bool = False
+    # A relay owns the outbox rows it is sending for this long; rows still pending
+    # after it are re-sent by the next relay (a crash between SQS and PostgreSQL).
+    callback_relay_lease_seconds: int = Field(60, ge=5)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``SMSGW_*`` style variables (names in ENV_NAMES)."""
@@ -81,4 +100,12 @@ ENV_NAMES: dict[str, str] = {
     "provider_timeout_seconds": "PROVIDER_TIMEOUT_SECONDS",
     "circuit_failure_threshold": "CIRCUIT_FAILURE_THRESHOLD",
     "circuit_open_seconds": "CIRCUIT_OPEN_SECONDS",
+    "callbacks_queue_url": "CALLBACKS_QUEUE_URL",
+    "callback_max_receive_count": "CALLBACK_MAX_RECEIVE_COUNT",
+    "callback_retry_base_seconds": "CALLBACK_RETRY_BASE_SECONDS",
+    "callback_retry_max_seconds": "CALLBACK_RETRY_MAX_SECONDS",
+    "callback_timeout_seconds": "CALLBACK_TIMEOUT_SECONDS",
+    "callback_allow_private": "CALLBACK_ALLOW_PRIVATE",
+    "callback_allow_http": "CALLBACK_ALLOW_HTTP",
+    "callback_relay_lease_seconds": "CALLBACK_RELAY_LEASE_SECONDS",
 }

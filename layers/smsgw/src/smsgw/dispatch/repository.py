@@ -17,15 +17,17 @@ elsewhere, look again later".
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from smsgw.callbacks.outbox import OutboxRow
 from smsgw.db.connection import Database
 from smsgw.dispatch.circuit import AttemptOutcome
-from smsgw.dispatch.queries import CLAIM_SQL, RECORD_SQL
+from smsgw.dispatch.queries import CLAIM_SQL
+from smsgw.dispatch.record_sql import LOCKS_SQL, RECORD_SQL
 from smsgw.domain.message import QueueMessage
 from smsgw.domain.status import MessageStatus
 
@@ -75,12 +77,36 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class Recorded:
     previous: MessageStatus
-    current: MessageStatus  # may differ from the outcome: a receipt got there first
+    # May differ from the outcome: a receipt got there first, or one that was parked
+    # for this message id was applied with it.
+    current: MessageStatus
+
+
+class RecordedBatch(Mapping[str, Recorded]):
+    """Tracking id -> what was recorded, plus the outbox rows for the relay to send."""
+
+    def __init__(self, recorded: dict[str, Recorded], callbacks: list[OutboxRow]) -> None:
+        self._recorded = recorded
+        self.callbacks = callbacks
+
+    def __getitem__(self, tracking_id: str) -> Recorded:
+        return self._recorded[tracking_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._recorded)
+
+    def __len__(self) -> int:
+        return len(self._recorded)
 
 
 class DispatchRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, relay_limit: int = 0, relay_lease: int = 60) -> None:
+        """``relay_limit``: how many older pending outbox rows a record may pick up for
+        the relay (0 when there is no callbacks queue); ``relay_lease``: seconds the
+        relay owns the rows it got."""
         self._db = db
+        self._relay_limit = relay_limit
+        self._relay_lease = relay_lease
 
     def claim_batch(
         self,
@@ -100,14 +126,16 @@ class DispatchRepository:
             result = cur.fetchall()
         return {row["tracking_id"]: _claim(row) for row in result}
 
-    def record_outcomes(self, outcomes: Sequence[Outcome]) -> dict[str, Recorded]:
-        """Store statuses, attempts and events of a batch, in one statement.
+    def record_outcomes(self, outcomes: Sequence[Outcome]) -> RecordedBatch:
+        """Store statuses, attempts, events and callbacks of a batch, in one round trip
+        (see ``record_sql``); apply receipts that were parked for the provider message
+        ids it stores, and return the outbox rows for the relay.
 
         Statuses only move forward; a status a receipt already passed stays. Raises
         DependencyError when PostgreSQL cannot be reached.
         """
         if not outcomes:
-            return {}
+            return RecordedBatch({}, [])
         rows = [
             {
                 "tracking_id": o.tracking_id,
@@ -136,16 +164,35 @@ class DispatchRepository:
             for o in outcomes
             for seq, a in enumerate(o.attempts)
         ]
-        params = {"outcomes": json.dumps(rows), "attempts": json.dumps(attempts)}
-        with self._db.statement() as cur:  # one statement, one round trip
-            cur.execute(RECORD_SQL, params)
-            result = cur.fetchall()
-        return {
-            row["tracking_id"]: Recorded(
-                MessageStatus(row["old_status"]), MessageStatus(row["new_status"])
-            )
-            for row in result
+        lock_keys = sorted(
+            {
+                f"{o.provider}/{o.provider_message_id}"
+                for o in outcomes
+                if o.status is MessageStatus.SENT and o.provider and o.provider_message_id
+            }
+        )
+        params = {
+            "outcomes": json.dumps(rows),
+            "attempts": json.dumps(attempts),
+            "lock_keys": lock_keys,
+            "relay_limit": self._relay_limit,
+            "relay_lease": self._relay_lease,
         }
+        # One query string, one round trip, one implicit transaction (see record_sql).
+        sql = (LOCKS_SQL if lock_keys else "") + RECORD_SQL
+        with self._db.statement() as cur:
+            cur.execute(sql, params)
+            result = cur.fetchall()
+        recorded: dict[str, Recorded] = {}
+        callbacks: list[OutboxRow] = []
+        for row in result:
+            if row["callback"] is not None:
+                callbacks.append(OutboxRow.from_row(row["callback"]))
+            else:
+                recorded[row["tracking_id"]] = Recorded(
+                    MessageStatus(row["old_status"]), MessageStatus(row["new_status"])
+                )
+        return RecordedBatch(recorded, callbacks)
 
 
 def _message_row(message: QueueMessage, receive_count: int) -> dict[str, Any]:

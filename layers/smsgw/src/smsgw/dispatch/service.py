@@ -3,8 +3,10 @@
 Per batch: parse the records, read the provider registry and provider health once,
 claim the batch in PostgreSQL (one statement), send the claimed messages concurrently
 (one worker per message, failover down each route), record every outcome (one
-statement), update provider health (one Redis call), and park the transiently failed
-messages with exponential backoff (one ChangeMessageVisibilityBatch call).
+round trip, which also writes the client callbacks to the outbox), update provider
+health (one Redis call), relay the callbacks (one SendMessageBatch and one UPDATE,
+only when there are any), and park the transiently failed messages with exponential
+backoff (one ChangeMessageVisibilityBatch call).
 
 A record is acknowledged (left out of batchItemFailures, so SQS deletes it) only once
 PostgreSQL holds its outcome: sent, failed for good, or already done by an earlier
@@ -20,6 +22,7 @@ from typing import Any, Final
 
 import redis
 
+from smsgw.callbacks.outbox import OutboxRelay
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.dispatch.backoff import SQS_MAX_VISIBILITY_SECONDS, retry_delay_seconds
@@ -33,7 +36,7 @@ from smsgw.dispatch.records import (
     parse_record,
 )
 from smsgw.dispatch.registry_view import RegistryView
-from smsgw.dispatch.repository import Claim, ClaimState, DispatchRepository, Outcome
+from smsgw.dispatch.repository import Claim, ClaimState, DispatchRepository, Outcome, RecordedBatch
 from smsgw.dispatch.routing import plan_route
 from smsgw.dispatch.sender import SendReport, send_with_failover
 from smsgw.domain.phone import mask_phone
@@ -43,11 +46,11 @@ from smsgw.observability import MetricUnit, logger, metrics
 from smsgw.providers.base import ProviderError, SmsProvider
 from smsgw.providers.registry import ProviderInfo
 from smsgw.redis_store import Keys
+from smsgw.sqs_visibility import change_visibility
 
 ProviderFactory = Callable[[ProviderInfo, Settings], SmsProvider]
 
 RECORD_TRIES: Final = 3
-SQS_BATCH_LIMIT: Final = 10
 
 
 class DispatchService:
@@ -64,7 +67,13 @@ class DispatchService:
         retry_jitter: bool = True,
     ) -> None:
         self._settings = settings
-        self._repo = DispatchRepository(db)
+        self._relay = OutboxRelay(
+            db,
+            sqs_client_getter,
+            settings.callbacks_queue_url,
+            settings.callback_relay_lease_seconds,
+        )
+        self._repo = DispatchRepository(db, self._relay.limit, self._relay.lease_seconds)
         keys = Keys(settings.redis_prefix)
         self._registry = RegistryView(db, redis_client, keys, settings, provider_factory)
         self._health = HealthStore(redis_client, keys, settings)
@@ -83,7 +92,7 @@ class DispatchService:
         acknowledged_copies = batch.settle_duplicates(self._settings.dispatch_lease_seconds)
         if acknowledged_copies:
             metrics.add_metric("Redelivered", MetricUnit.Count, acknowledged_copies)
-        self._change_visibility(batch.visibility)
+        change_visibility(self._sqs, self._settings.outbound_queue_url, batch.visibility)
         return batch.response()
 
     # -- steps -------------------------------------------------------------------------
@@ -133,9 +142,12 @@ class DispatchService:
         recorded = self._record(outcomes)
         if redis_up:
             self._record_health([c for report in reports.values() for c in report.calls])
-        if not recorded:
+        if recorded is None:
             batch.failures.extend(r.message_id for r in to_send)
             return
+        # After the commit, and never failing the batch: what is not sent now stays
+        # in the outbox for a later relay.
+        self._relay.relay(recorded.callbacks)
         tally.emit()
         for record, outcome in zip(to_send, outcomes, strict=True):
             self._settle(record, outcome, batch)
@@ -211,11 +223,10 @@ class DispatchService:
             reports = list(pool.map(task, records))
         return {report.tracking_id: report for report in reports}
 
-    def _record(self, outcomes: list[Outcome]) -> bool:
+    def _record(self, outcomes: list[Outcome]) -> RecordedBatch | None:
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                self._repo.record_outcomes(outcomes)
-                return True
+                return self._repo.record_outcomes(outcomes)
             except Exception as exc:  # noqa: BLE001 - retried, then the records come back
                 logger.warning(
                     "recording outcomes failed", extra={"attempt": attempt, **_error(exc)}
@@ -223,7 +234,7 @@ class DispatchService:
                 if attempt < RECORD_TRIES:
                     time.sleep(0.05 * 2**attempt)
         logger.error("outcomes not recorded; records left in the queue")
-        return False
+        return None
 
     def _settle(self, record: QueueRecord, outcome: Outcome, batch: BatchResult) -> None:
         if outcome.status is MessageStatus.SENDING:
@@ -259,28 +270,6 @@ class DispatchService:
         for name in opened:
             logger.warning("circuit opened", extra={"provider": name})
             metrics.add_metric("CircuitOpened", MetricUnit.Count, 1)
-
-    def _change_visibility(self, changes: list[tuple[str, int]]) -> None:
-        queue_url = self._settings.outbound_queue_url
-        if not changes or not queue_url:
-            return
-        for start in range(0, len(changes), SQS_BATCH_LIMIT):
-            chunk = changes[start : start + SQS_BATCH_LIMIT]
-            entries = [
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
-                for i, (handle, seconds) in enumerate(chunk)
-            ]
-            try:
-                reply = self._sqs().change_message_visibility_batch(
-                    QueueUrl=queue_url, Entries=entries
-                )
-            except Exception as exc:  # noqa: BLE001 - the default visibility still applies
-                logger.warning("visibility not changed", extra=_error(exc))
-                continue
-            for failed in reply.get("Failed", []):
-                logger.warning(
-                    "visibility not changed for one record", extra={"code": failed.get("Code")}
-                )
 
 
 def _error(exc: BaseException) -> dict[str, str]:

@@ -5,17 +5,30 @@ masked, never the text), and turns whatever the provider raised into one
 ``ProviderError`` that says whether the failure is transient (try another provider,
 retry later) or permanent for this message (do not fail over, do not retry).
 Each adapter implements ``_send`` and its own code table.
+
+Delivery receipts are an optional capability of the port: an adapter whose provider
+sends them overrides ``parse_receipt``, which verifies the provider's own signature
+scheme and maps the provider's codes to our statuses.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 from smsgw.domain.phone import mask_phone
+from smsgw.domain.status import MessageStatus
 from smsgw.observability import logger
+
+# A signed receipt older (or further in the future) than this is refused: a captured
+# request cannot be replayed later, and five minutes absorbs clock skew.
+RECEIPT_TOLERANCE_SECONDS: Final = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +81,79 @@ class CodeMapping:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A verified delivery receipt, in our terms."""
+
+    receipt_id: str
+    provider_message_id: str
+    status: MessageStatus
+    raw_code: str  # what the provider said, for the event row
+    error_code: str | None = None  # ours
+    detail: str | None = None  # the reason, from the adapter's code table
+    provider_timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptMapping:
+    """How one provider receipt code maps to ours."""
+
+    status: MessageStatus
+    error_code: str | None
+    reason: str
+
+
+class ReceiptError(Exception):
+    """A receipt that is refused. ``reason`` is a short code, safe to log and answer."""
+
+    reason: str = "invalid_receipt"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+
+class ReceiptsUnsupportedError(ReceiptError):
+    reason = "receipts_unsupported"
+
+
+class ReceiptSignatureError(ReceiptError):
+    """Missing or wrong signature, or no secret configured to check it with."""
+
+    reason = "bad_signature"
+
+
+class ReceiptTimestampError(ReceiptError):
+    reason = "stale_timestamp"
+
+
+class MalformedReceiptError(ReceiptError):
+    reason = "malformed"
+
+
+def unix_timestamp(raw: str | None) -> int:
+    """A unix-seconds timestamp header; a missing or garbled one fails authentication."""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise ReceiptSignatureError("missing or malformed timestamp header", "bad_timestamp")
+    return int(raw)
+
+
+def check_window(stamp: int, now: datetime) -> None:
+    """Refuse a (verified) timestamp further than the tolerance from ``now``."""
+    if abs(now.timestamp() - stamp) > RECEIPT_TOLERANCE_SECONDS:
+        raise ReceiptTimestampError("receipt timestamp outside the accepted window")
+
+
+def hmac_matches(secret: str, message: bytes, signature_hex: str | None) -> bool:
+    """Constant-time comparison of a hex HMAC-SHA256 signature."""
+    if not signature_hex:
+        return False
+    expected = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature_hex.strip().lower().encode())
+
+
 class SmsProvider(ABC):
     """Base adapter. Subclasses set ``kind`` and implement ``_send`` and ``_map_exception``."""
 
@@ -112,6 +198,12 @@ class SmsProvider(ABC):
     @abstractmethod
     def _send(self, sms: OutboundSms) -> tuple[str, str | None]:
         """Hand the message to the provider; return (provider message id, raw code)."""
+
+    def parse_receipt(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Receipt:
+        """Verify and parse one delivery receipt (``headers`` with lower-case names,
+        ``body`` the raw bytes as received). Raises a ReceiptError. By default the
+        provider sends none."""
+        raise ReceiptsUnsupportedError(f"provider {self.name!r} does not send receipts")
 
     def _map_exception(self, exc: Exception) -> ProviderError:
         """Turn a transport or SDK exception into a ProviderError. The default treats

@@ -12,13 +12,15 @@ import json
 import os
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import quote
 
 import urllib3
 from urllib3 import exceptions as http_errors
 
-from smsgw.providers.base import CodeMapping, OutboundSms, ProviderError, SmsProvider
+from smsgw.providers.base import CodeMapping, OutboundSms, ProviderError, Receipt, SmsProvider
+from smsgw.providers.simulator_receipts import parse_simulator_receipt, resolve_webhook_secret
 
 if TYPE_CHECKING:
     from smsgw.config import Settings
@@ -90,7 +92,8 @@ def _resolve_token(config: Mapping[str, Any]) -> str | None:
 
 class SimulatorProvider(SmsProvider):
     """Config keys: ``url`` (required), ``remote_name`` (default: our provider name),
-    ``api_token`` or ``api_token_env`` (optional bearer token)."""
+    ``api_token`` or ``api_token_env`` (optional bearer token), ``webhook_secret`` or
+    ``webhook_secret_env`` (the key its delivery receipts are signed with)."""
 
     kind = "simulator"
 
@@ -146,6 +149,12 @@ class SimulatorProvider(SmsProvider):
             or UNKNOWN_ANSWER
         )
         raise self._error(mapping, f"{response.status}:{code or ''}")
+
+    def parse_receipt(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Receipt:
+        # Resolved per receipt, not in the constructor: a missing secret must not stop
+        # the provider from sending.
+        secret = resolve_webhook_secret(self.config)
+        return parse_simulator_receipt(secret, headers, body, now)
 
     def _map_exception(self, exc: Exception) -> ProviderError:
         # NewConnectionError subclasses ConnectTimeoutError in urllib3 (a compatibility

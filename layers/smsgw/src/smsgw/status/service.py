@@ -1,9 +1,9 @@
-"""GET /v1/sms/{tracking_id} and GET /v1/providers."""
+"""GET /v1/sms/{tracking_id}, GET /v1/sms (history) and GET /v1/providers."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,8 @@ from smsgw.db.connection import Database
 from smsgw.errors import DependencyError, NotFoundError, ServiceUnavailableError
 from smsgw.providers.registry import ensure_registry, read_registry
 from smsgw.redis_store import Keys
+from smsgw.status.history import parse_history_query
+from smsgw.status.history_queries import list_messages
 from smsgw.status.queries import find_message
 
 Authenticate = Callable[[str | None], ClientRecord]
@@ -40,6 +42,24 @@ class StatusService:
         if pending is None:
             raise NotFoundError("no such message")
         return pending
+
+    def history(self, api_key: str | None, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """The client's messages, newest first, one page. Authentication comes first,
+        so an unauthenticated caller learns nothing from filter errors."""
+        try:
+            client = self._authenticate(api_key)
+        except DependencyError as exc:
+            raise _unavailable(exc) from exc
+        query = parse_history_query(params)
+        try:
+            page = list_messages(self._db, client.id, query)
+        except DependencyError as exc:
+            raise _unavailable(exc) from exc
+        return {
+            "messages": [_summary_view(row) for row in page.rows],
+            "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+            "limit": query.limit,
+        }
 
     def providers(self, api_key: str | None) -> dict[str, Any]:
         try:
@@ -125,6 +145,27 @@ def _message_view(row: dict[str, Any]) -> dict[str, Any]:
         "final_at": iso(row["final_at"]),
         "timeline": [_with_iso(e, "occurred_at") for e in row["events"]],
         "attempt_log": [_with_iso(a, "attempted_at") for a in row["attempt_log"]],
+    }
+
+
+def _summary_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A history entry: the message without its timeline (GET /v1/sms/{id} has it)."""
+    return {
+        "tracking_id": row["tracking_id"],
+        "status": row["status"],
+        "to": row["to_number"],
+        "from": row["sender"],
+        "reference": row["reference"],
+        "segments": row["segments"],
+        "encoding": row["encoding"],
+        "providers": list(row["requested_providers"]),
+        "provider": row["provider"],
+        "error_code": row["error_code"],
+        "attempts": row["attempts"],
+        "created_at": iso(row["accepted_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "sent_at": iso(row["sent_at"]),
+        "final_at": iso(row["final_at"]),
     }
 
 

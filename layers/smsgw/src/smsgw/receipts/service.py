@@ -1,0 +1,145 @@
+"""POST /v1/webhooks/{provider}: verify, validate, record, enqueue the callback, answer.
+
+The provider's adapter verifies its own signature scheme and maps its codes; this
+service finds the adapter, turns the adapter's refusals into contract errors, records
+the receipt in one round trip and relays the callback it produced. Everything slow or
+optional (the relay) is best effort, so the provider gets its 2xx quickly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import redis
+
+from smsgw.callbacks.outbox import OutboxRelay
+from smsgw.config import Settings
+from smsgw.db.connection import Database
+from smsgw.domain.status import MessageStatus
+from smsgw.errors import (
+    DependencyError,
+    InvalidPayloadError,
+    NotFoundError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+)
+from smsgw.observability import MetricUnit, logger, metrics
+from smsgw.providers.base import (
+    MalformedReceiptError,
+    ReceiptError,
+    ReceiptsUnsupportedError,
+    SmsProvider,
+)
+from smsgw.providers.registry import ProviderInfo, load_providers, publish_registry
+from smsgw.receipts.repository import ReceiptOutcome, ReceiptRepository
+from smsgw.redis_store import Keys
+
+ProviderFactory = Callable[[ProviderInfo, Settings], SmsProvider]
+
+_PROVIDER_NAME: Final = re.compile(r"[a-z0-9_-]{1,64}")  # the providers.name CHECK
+_STATUS_METRICS: Final = {
+    MessageStatus.DELIVERED: "MessagesDelivered",
+    MessageStatus.UNDELIVERED: "MessagesUndelivered",
+}
+
+
+class ReceiptService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        cache: redis.Redis,
+        provider_factory: ProviderFactory,
+        *,
+        relay: OutboxRelay,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._redis = cache
+        self._keys = Keys(settings.redis_prefix)
+        self._factory = provider_factory
+        self._relay = relay
+        self._repo = ReceiptRepository(db, relay.limit, relay.lease_seconds)
+        self._clock = clock
+
+    def accept(self, provider: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        adapter = self._adapter(provider)
+        lowered = {name.lower(): value for name, value in headers.items()}
+        try:
+            receipt = adapter.parse_receipt(lowered, body, self._clock())
+        except ReceiptsUnsupportedError:
+            raise NotFoundError("no receipt webhook for this provider") from None
+        except MalformedReceiptError as exc:
+            self._refused(provider, exc)
+            raise InvalidPayloadError(exc.message, {"reason": exc.reason}) from None
+        except ReceiptError as exc:
+            # Signature, timestamp, missing secret: only an authenticated sender learns
+            # more than "unauthorized" (the window is checked after the signature).
+            self._refused(provider, exc)
+            raise UnauthorizedError(
+                "receipt signature or timestamp not valid", {"reason": exc.reason}
+            ) from None
+        try:
+            result = self._repo.apply(provider, receipt)
+        except DependencyError as exc:
+            logger.error("receipt not recorded", extra={"provider": provider, "error": str(exc)})
+            raise ServiceUnavailableError("receipt not recorded; retry later") from exc
+        # Committed; the callback rides along now or with a later relay.
+        self._relay.relay(result.callbacks)
+        log = {"provider": provider, "receipt_id": receipt.receipt_id, "raw_code": receipt.raw_code}
+        logger.info(
+            "receipt recorded",
+            extra={**log, "outcome": result.outcome.value, "correlation_id": result.tracking_id},
+        )
+        metrics.add_metric(f"Receipts{result.outcome.value.title()}", MetricUnit.Count, 1)
+        status_metric = _STATUS_METRICS.get(receipt.status)
+        if result.outcome is ReceiptOutcome.APPLIED and status_metric:
+            metrics.add_metric(status_metric, MetricUnit.Count, 1)
+        return {"receipt_id": receipt.receipt_id, "result": result.outcome.value}
+
+    def _adapter(self, name: str) -> SmsProvider:
+        info = self._provider_info(name)
+        try:
+            return self._factory(info, self._settings)
+        except ValueError as exc:  # UnknownProviderKind included
+            logger.error("provider misconfigured", extra={"provider": name, "error": str(exc)})
+            # Retryable for the provider: the receipt is good once the row is fixed.
+            raise ServiceUnavailableError("provider misconfigured; retry later") from exc
+
+    def _provider_info(self, name: str) -> ProviderInfo:
+        if not _PROVIDER_NAME.fullmatch(name):
+            raise NotFoundError("no such provider")
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(self._keys.providers, name)
+            pipe.exists(self._keys.providers)
+            raw, registry_present = pipe.execute()
+        except redis.RedisError:
+            raw, registry_present = None, 0  # PostgreSQL is the source of truth
+        if raw is not None:
+            return ProviderInfo.from_json(raw)
+        if registry_present:
+            raise NotFoundError("no such provider")
+        return self._from_database(name)
+
+    def _from_database(self, name: str) -> ProviderInfo:
+        try:
+            providers = load_providers(self._db)
+        except DependencyError as exc:
+            raise ServiceUnavailableError("receipt not recorded; retry later") from exc
+        try:
+            publish_registry(self._redis, self._keys, providers)
+        except DependencyError:
+            logger.warning("provider registry not republished to Redis")
+        for info in providers:
+            if info.name == name:
+                return info
+        raise NotFoundError("no such provider")
+
+    def _refused(self, provider: str, exc: ReceiptError) -> None:
+        logger.warning("receipt refused", extra={"provider": provider, "reason": exc.reason})
+        metrics.add_metric("ReceiptsRejected", MetricUnit.Count, 1)

@@ -1,0 +1,276 @@
+"""Drive the real webhooks Chalice app (receipts, history, the callbacks consumer, the
+relay schedule), sign receipts the way the simulator does, receive callbacks over real
+HTTP, and bridge real HTTP to the app so the simulator can post its receipts to it.
+
+The signing and verification here are written independently of smsgw's code on
+purpose: a test that used the gateway's own functions would pass with both wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from chalice.test import Client
+from ingress_helpers import Reply
+from support import Queues, load_function_app
+
+from smsgw.config import Settings
+from smsgw.status.bootstrap import WebhooksRoot
+
+SECRET = "sim-secret-alpha"
+
+
+def sim_signature(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def receipt(message_id: str, status: str = "DELIVRD", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "receipt_id": uuid.uuid4().hex,
+        "message_id": message_id,
+        "reference": None,
+        "status": status,
+        "error_code": None if status == "DELIVRD" else "ABSENT_SUBSCRIBER",
+        "timestamp": "2026-11-27T05:26:19.683+00:00",
+    }
+    body.update(extra)
+    return body
+
+
+def signed_headers(
+    body: bytes, secret: str = SECRET, at: float | None = None, signature: str | None = None
+) -> dict[str, str]:
+    timestamp = str(int(time.time() if at is None else at))
+    return {
+        "Content-Type": "application/json",
+        "X-Sim-Timestamp": timestamp,
+        "X-Sim-Signature": signature or sim_signature(secret, timestamp, body),
+    }
+
+
+def verify_callback(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
+    """What a client does (docs/callbacks.md), written from the spec."""
+    parts = dict(item.split("=", 1) for item in header.split(","))
+    timestamp = parts["t"]
+    if abs(time.time() - int(timestamp)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return hmac.compare_digest(expected.hexdigest(), parts["v1"])
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": dict(m.get("Attributes", {})),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+@dataclass
+class CallbackQueues:
+    queues: Queues
+    url: str
+    dlq_url: str
+    arn: str
+    max_receive_count: int
+
+
+def create_callback_queues(queues: Queues, max_receive_count: int = 3) -> CallbackQueues:
+    sqs = queues.sqs
+    dlq_url = sqs.create_queue(QueueName="smsgw-callbacks-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+    url = sqs.create_queue(
+        QueueName="smsgw-callbacks",
+        Attributes={"VisibilityTimeout": "30", "RedrivePolicy": policy},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return CallbackQueues(queues, url, dlq_url, arn, max_receive_count)
+
+
+class Webhooks:
+    """The webhooks function with every part built from one test settings object."""
+
+    def __init__(self, settings: Settings, callback_queues: CallbackQueues | None = None) -> None:
+        self.module = load_function_app("webhooks")
+        self.client = Client(self.module.app)
+        self.cq = callback_queues
+        self._lock = threading.Lock()  # the test client is not made for threads
+        self._roots: list[WebhooksRoot] = []
+        self.use_settings(settings)
+
+    def use_settings(self, settings: Settings, *, jitter: bool = False) -> None:
+        """Rebuild every part from these settings (retry jitter off unless asked)."""
+        self.settings = settings
+        self.root = WebhooksRoot(settings)
+        self._roots.append(self.root)
+        self.root.callbacks._jitter = jitter
+        self.module._service = self.root.status
+        self.module._receipts = self.root.receipts
+        self.module._callbacks = self.root.callbacks
+        self.module._relay = self.root.relay
+
+    def post_receipt(self, provider: str, body: bytes, headers: dict[str, str]) -> Reply:
+        with self._lock:
+            response = self.client.http.post(f"/v1/webhooks/{provider}", headers=headers, body=body)
+        return Reply(response.status_code, dict(response.headers), response.body)
+
+    def send_receipt(self, provider: str, payload: dict[str, Any], **kwargs: Any) -> Reply:
+        body = json.dumps(payload).encode()
+        return self.post_receipt(provider, body, signed_headers(body, **kwargs))
+
+    def get(self, path: str, api_key: str | None) -> Reply:
+        headers = {"API-Key": api_key} if api_key else {}
+        with self._lock:
+            response = self.client.http.get(path, headers=headers)
+        return Reply(response.status_code, dict(response.headers), response.body)
+
+    def receive_callbacks(self, count: int = 10) -> list[dict[str, Any]]:
+        assert self.cq is not None
+        return self.cq.queues.receive(self.cq.url, count)
+
+    def deliver(self, messages: list[dict[str, Any]], *, ack: bool = True) -> set[str]:
+        """Invoke deliver_callbacks with these received messages; delete what it did
+        not report failed (the event source mapping's part). Returns failed ids."""
+        assert self.cq is not None
+        response = self.client.lambda_.invoke("deliver_callbacks", sqs_event(messages, self.cq.arn))
+        failed = {f["itemIdentifier"] for f in response.payload["batchItemFailures"]}
+        if ack:
+            for m in messages:
+                if m["MessageId"] not in failed:
+                    self.cq.queues.sqs.delete_message(
+                        QueueUrl=self.cq.url, ReceiptHandle=m["ReceiptHandle"]
+                    )
+        return failed
+
+    def relay_sweep(self) -> dict[str, Any]:
+        event = self.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+        response = self.client.lambda_.invoke("relay_callbacks", event)
+        return dict(response.payload)
+
+    def close(self) -> None:
+        for name in ("_service", "_receipts", "_callbacks", "_relay"):
+            setattr(self.module, name, None)
+        for root in self._roots:
+            root.database.close()
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A client's callback endpoint: records every POST, answers from a script."""
+
+    statuses: list[int] = field(default_factory=list)  # answers in order, then 200
+    delay: float = 0.0
+    requests: list[Received] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/sms?src=test"
+
+
+@dataclass
+class _Bridge:
+    server: ThreadingHTTPServer
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def start_receiver(receiver: Receiver) -> Iterator[Receiver]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            receiver.requests.append(Received(self.path, dict(self.headers), body))
+            if receiver.delay:
+                time.sleep(receiver.delay)
+            status = receiver.statuses.pop(0) if receiver.statuses else 200
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    yield from _serve(Handler, receiver)
+
+
+@contextmanager
+def start_bridge(webhooks: Webhooks, replies: list[dict[str, Any]]) -> Iterator[str]:
+    """Real HTTP in front of the Chalice app, for the simulator's receipts; every
+    answer is also appended to ``replies``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            provider = self.path.rsplit("/", 1)[-1]
+            reply = webhooks.post_receipt(provider, body, dict(self.headers))
+            replies.append({"status": reply.status, "body": json.loads(reply.raw)})
+            self.send_response(reply.status)
+            self.send_header("Content-Length", str(len(reply.raw)))
+            self.end_headers()
+            self.wfile.write(reply.raw)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    holder = _Bridge(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+    thread = threading.Thread(target=holder.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield holder.url
+    finally:
+        holder.server.shutdown()
+        holder.server.server_close()
+
+
+def _serve(handler: type[BaseHTTPRequestHandler], receiver: Receiver) -> Iterator[Receiver]:
+    receiver.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    receiver.server.daemon_threads = True
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
