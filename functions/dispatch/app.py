@@ -30,13 +30,13 @@ def service() -> Any:
     global _service  # noqa: PLW0603 - one service per execution environment
     if _service is None:
         from smsgw.aws import aws_client
-        from smsgw.config import Settings
         from smsgw.db.connection import Database
         from smsgw.dispatch.service import DispatchService
         from smsgw.providers.factory import build_provider
         from smsgw.redis_store import connect_redis
+        from smsgw.secrets import load_settings
 
-        settings = Settings.from_env()
+        settings = load_settings()
         database = Database.from_settings(settings, "smsgw-dispatch")
         _service = DispatchService(
             settings,

@@ -67,6 +67,13 @@ class Settings(BaseModel):
     # after it are re-sent by the next relay (a crash between SQS and PostgreSQL).
     callback_relay_lease_seconds: int = Field(60, ge=5)
 
+    # On AWS, credentials live in Secrets Manager, not in the environment: the ARNs
+    # below are resolved once per cold start by ``smsgw.secrets.load_settings``.
+    database_secret_arn: str = ""
+    redis_secret_arn: str = ""
+    provider_secrets_arn: str = ""
+    webhook_secrets_arn: str = ""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``SMSGW_*`` style variables (names in ENV_NAMES)."""
@@ -100,6 +107,10 @@ ENV_NAMES: dict[str, str] = {
     "provider_timeout_seconds": "PROVIDER_TIMEOUT_SECONDS",
     "circuit_failure_threshold": "CIRCUIT_FAILURE_THRESHOLD",
     "circuit_open_seconds": "CIRCUIT_OPEN_SECONDS",
+    "database_secret_arn": "DATABASE_SECRET_ARN",
+    "redis_secret_arn": "REDIS_SECRET_ARN",
+    "provider_secrets_arn": "PROVIDER_SECRETS_ARN",
+    "webhook_secrets_arn": "WEBHOOK_SECRETS_ARN",
     "callbacks_queue_url": "CALLBACKS_QUEUE_URL",
     "callback_max_receive_count": "CALLBACK_MAX_RECEIVE_COUNT",
     "callback_retry_base_seconds": "CALLBACK_RETRY_BASE_SECONDS",

@@ -18,6 +18,7 @@ from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.ingress.gate import IngressGate
 from smsgw.redis_store import Keys, connect_redis
+from smsgw.secrets import load_settings
 from smsgw.status.service import StatusService
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 class WebhooksRoot:
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings.from_env()
+        self.settings = settings or load_settings()
 
     @cached_property
     def database(self) -> Database:
