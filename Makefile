@@ -8,9 +8,10 @@ STAMP       := $(VENV)/.installed
 PYTEST      := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help venv services test test-unit test-integration test-localstack lint fmt bench clean
+.PHONY: up down logs build test-e2e
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.txt layers/smsgw/pyproject.toml
 	@echo "==> python venv ($(VENV), Python 3.12 like the Lambda runtime)"
@@ -25,8 +26,9 @@ venv: $(STAMP)  ## create or update the development venv
 services:  ## make sure PostgreSQL and Redis are running (starts them if installed)
 	@scripts/ensure-services.sh $(if $(CI),--install,)
 
-test: venv services  ## every suite: unit, integration, the LocalStack executor
-	$(PYTEST) tests/unit tests/integration tests/localstack -q
+test: venv services  ## every suite: unit, integration, executor, e2e, infrastructure
+	$(PYTEST) tests/unit tests/integration tests/localstack tests/e2e -q
+	infra/terraform/checks.sh test
 
 test-unit: venv  ## unit tests only (no I/O)
 	$(PYTEST) tests/unit -q
@@ -37,10 +39,27 @@ test-integration: venv services  ## integration tests (real PostgreSQL and Redis
 test-localstack: venv  ## the Lambda executor plugin against a real LocalStack
 	$(PYTEST) tests/localstack -q
 
-lint: venv  ## ruff (lint + format check) and mypy
+test-e2e: venv services  ## end-to-end over HTTP: the stack on LocalStack (reuses a running one)
+	$(PYTEST) tests/e2e -q
+
+build: venv  ## Lambda artifacts: layer + function zips under build/ (reproducible)
+	@$(PY) -m infra.packaging.build
+
+up: venv  ## the whole stack on this machine: LocalStack, simulator, deploy, seed
+	@$(PY) -m infra.local.stack up
+
+down:  ## stop what `make up` started (and nothing else)
+	@$(if $(wildcard $(PY)),$(PY) -m infra.local.stack down,echo "nothing to stop (no venv)")
+
+logs: venv  ## recent function logs from LocalStack (F=ingress|webhooks|dispatch|callbacks|relay)
+	@$(PY) -m infra.local.stack logs $(if $(F),--function $(F),)
+
+lint: venv  ## ruff (lint + format check), mypy, terraform fmt and checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	infra/terraform/checks.sh fmt
+	infra/terraform/checks.sh checkov
 
 fmt: venv  ## format and fix what ruff can
 	$(VENV)/bin/ruff format .

@@ -1,0 +1,1 @@
+"""`make up` / `make down` / `make logs`: the whole gateway on one machine (LocalStack)."""

@@ -1,0 +1,1 @@
+"""Build the Lambda artifacts: the shared layer and one package per function."""

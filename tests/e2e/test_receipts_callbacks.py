@@ -1,0 +1,89 @@
+"""After `sent`: delivery receipts from the provider, and signed callbacks to the client."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from e2e_support import Api, Simulator, sms
+
+
+def test_a_delivery_receipt_moves_the_message_to_delivered(api: Api, simulator: Simulator) -> None:
+    # Given alpha reports delivery (a signed POST to /v1/webhooks/alpha via API Gateway)
+    simulator.configure("alpha", dlr_mode="delivered", dlr_delay_ms=0)
+
+    reply = api.send(sms(providers=["alpha"]))
+    message = api.wait_settled(reply.json()["tracking_id"], until={"delivered", "undelivered"})
+
+    assert message["status"] == "delivered"
+    assert [e["status"] for e in message["timeline"]][-2:] == ["sent", "delivered"]
+
+
+def test_an_undelivered_receipt_is_final(api: Api, simulator: Simulator) -> None:
+    simulator.configure("beta", dlr_mode="undelivered", dlr_delay_ms=0)
+
+    reply = api.send(sms(providers=["beta"]))
+    message = api.wait_settled(reply.json()["tracking_id"], until={"delivered", "undelivered"})
+
+    assert message["status"] == "undelivered"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """Records each callback (headers and raw body) and answers 204."""
+
+    received: queue.Queue[tuple[dict[str, str], bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.received.put(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def callback_receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]]:
+    received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
+    handler = type("Receiver", (_Receiver,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/callbacks", received
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_status_changes_reach_the_client_signed(
+    api: Api,
+    make_client: Callable[..., Any],
+    callback_receiver: tuple[str, queue.Queue[tuple[dict[str, str], bytes]]],
+) -> None:
+    from smsgw.callbacks.signing import signature
+
+    # Given a client whose callbacks go to a receiver on this machine (the e2e stack
+    # allows loopback over http; production refuses it)
+    url, received = callback_receiver
+    client = make_client(default_callback_url=url)
+
+    # When it sends a message
+    reply = api.send(sms(text="call me back"), key=client.api_key)
+    tracking_id = reply.json()["tracking_id"]
+
+    # Then it is told the message was sent, in a callback signed with its secret
+    statuses = []
+    while "sent" not in statuses:
+        headers, body = received.get(timeout=30)
+        event = json.loads(body)
+        assert event["tracking_id"] == tracking_id
+        fields = dict(part.split("=", 1) for part in headers["smsgw-signature"].split(","))
+        assert fields["v1"] == signature(client.signing_secret, int(fields["t"]), body)
+        statuses.append(event["status"])
+    assert statuses[-1] == "sent"
