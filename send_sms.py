@@ -1,12 +1,14 @@
-"""Send one SMS through the local gateway and follow it until it is sent (or final).
+"""Send one SMS through the local gateway and follow it to its final status.
 
     python send_sms.py [--to +447911123456] [--text "..."] [--provider alpha] \
                        [--url API_URL] [--key API_KEY] [--timeout 30]
 
 Standard library only, so any python3 (3.9+) runs it, inside the venv or not. Prints the
-202 body, then the message as GET /v1/sms/{tracking_id} reports it once its status is
-sent, delivered, undelivered or failed. Exit status: 0 when sent or delivered, 1 when
-the message failed or was not accepted, 2 on timeout.
+202 body, each status as it changes (queued, sending, sent, then delivered or
+undelivered when the provider's receipt arrives), and the message as GET
+/v1/sms/{tracking_id} reports it at the end. Exit status: 0 when delivered, or sent with
+no receipt before the timeout; 1 when the message failed, was undelivered or was not
+accepted; 2 when it was not even sent before the timeout.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ DEFAULT_URL = "http://127.0.0.1:4566/_aws/execute-api/smsgw/local"
 DEMO_KEY = "b57410a7-ea73-4b3d-811f-daa0bb565500"
 # A valid UK mobile number (phonenumbers refuses the 07700 900xxx drama range).
 DEFAULT_TO = "+447911123456"
-SETTLED = {"sent", "delivered", "undelivered", "failed"}
-GOOD = {"sent", "delivered"}
+FINAL = {"delivered", "undelivered", "failed"}
 
 # Everything is on loopback: a proxy from the environment must not be used.
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -82,22 +83,39 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     tracking_id = accepted["tracking_id"]
-    deadline = time.monotonic() + args.timeout
+    message = follow(base, args.key, tracking_id, args.timeout)
+    status = message.get("status")
+    print(f"GET /v1/sms/{tracking_id} -> {status}")
+    print(json.dumps(message, indent=2))
+    if status == "delivered":
+        return 0
+    if status == "sent":
+        print(f"sent; no delivery receipt within {args.timeout:.0f} s", file=sys.stderr)
+        return 0
+    if status in FINAL:
+        return 1
+    print(f"not sent within {args.timeout:.0f} s", file=sys.stderr)
+    return 2
+
+
+def follow(base: str, key: str, tracking_id: str, timeout: float) -> dict[str, Any]:
+    """Poll the message until its status is final or the time is up, printing each
+    status once as it is first seen; return the last answer."""
+    deadline = time.monotonic() + timeout
     message: dict[str, Any] = {}
+    seen: str | None = None
     delay = 0.1
     while time.monotonic() < deadline:
-        code, message = call("GET", f"{base}/v1/sms/{tracking_id}", args.key)
-        if code == 200 and message.get("status") in SETTLED:
+        code, message = call("GET", f"{base}/v1/sms/{tracking_id}", key)
+        status = message.get("status") if code == 200 else None
+        if status and status != seen:
+            seen = status
+            print(f"  {status}")
+        if status in FINAL:
             break
         time.sleep(delay)
         delay = min(delay * 1.5, 1.0)  # quick at first: sending usually takes under 1 s
-    else:
-        print(f"timed out after {args.timeout:.0f} s; last answer:", file=sys.stderr)
-        print(json.dumps(message, indent=2), file=sys.stderr)
-        return 2
-    print(f"GET /v1/sms/{tracking_id} -> {message['status']}")
-    print(json.dumps(message, indent=2))
-    return 0 if message["status"] in GOOD else 1
+    return message
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def test_delivered_receipt_moves_the_message_on(
     assert reply.status == 200, reply.raw
     assert reply.json["result"] == "applied"
     row = status_of(db, m["tracking_id"])
-    assert (row["status"], row["error_code"]) == ("delivered", None)
+    assert (row["status"], row["error_code"], row["error_message"]) == ("delivered", None, None)
     assert row["final_at"] is not None
     assert events(db, m["tracking_id"]) == [("sent", False), ("delivered", True)]
     event = rows(db, "SELECT * FROM message_events WHERE status = 'delivered'")[0]
@@ -65,8 +65,10 @@ def test_undelivered_receipt_maps_the_providers_code(
     assert reply.status == 200
     row = status_of(db, m["tracking_id"])
     assert (row["status"], row["error_code"]) == ("undelivered", "UNDELIVERABLE")
+    assert row["error_message"]  # the provider's reason, for the client to read
     event = rows(db, "SELECT * FROM message_events WHERE status = 'undelivered'")[0]
     assert event["raw_code"] == "UNDELIV:ABSENT_SUBSCRIBER"
+    assert event["detail"] == row["error_message"]
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,8 @@ upd AS (
             ELSE m.provider_message_id END,
         error_code = CASE WHEN y.rc_applies THEN y.rc_error_code
                           WHEN y.advance THEN y.error_code ELSE m.error_code END,
-        error_message = CASE WHEN y.rc_applies THEN y.rc_detail
+        error_message = CASE WHEN y.rc_applies
+                             THEN (CASE WHEN y.rc_error_code IS NULL THEN NULL ELSE y.rc_detail END)
                              WHEN y.advance THEN y.error_message ELSE m.error_message END,
         attempts = m.attempts + y.calls,
         lease_until = NULL,

@@ -74,18 +74,21 @@ logged AS (
 ),
 upd AS (
     UPDATE messages m
-    SET status = v.status, error_code = v.error_code, error_message = v.detail,
+    -- The receipt's reason goes to the event; the message's error_message only when
+    -- the receipt reports an error (a delivered message has none).
+    SET status = v.status, error_code = v.error_code,
+        error_message = CASE WHEN v.error_code IS NULL THEN NULL ELSE v.detail END,
         updated_at = now(),
         final_at = CASE WHEN v.status IN {FINAL_SQL} THEN now() ELSE m.final_at END
     FROM v JOIN logged l ON l.receipt_id = v.receipt_id
     WHERE m.tracking_id = v.tracking_id AND v.outcome = 'applied'
     RETURNING m.tracking_id, m.client_id, m.callback_url, m.reference, m.provider, m.status,
-        v.raw_code, m.error_code, m.error_message
+        v.raw_code, m.error_code, v.detail
 ),
 events AS (
     INSERT INTO message_events (tracking_id, status, provider, raw_code, error_code,
         detail, is_final)
-    SELECT u.tracking_id, u.status, u.provider, u.raw_code, u.error_code, u.error_message,
+    SELECT u.tracking_id, u.status, u.provider, u.raw_code, u.error_code, u.detail,
         u.status IN {FINAL_SQL}
     FROM upd u
     RETURNING id, tracking_id, status, provider, error_code, occurred_at
