@@ -18,7 +18,7 @@ LOG_FILE="${LOCALSTACK_LOG_FILE:-$RUN_DIR/localstack.log}"
 DATA_DIR="${LOCALSTACK_DATA_DIR:-$RUN_DIR/localstack}"
 VENV="${LOCALSTACK_VENV:-$REPO/.venv-localstack}"
 TIMEOUT="${LOCALSTACK_START_TIMEOUT:-60}"
-SERVICES_DEFAULT="lambda,sqs,apigateway,logs,cloudformation,s3,iam,sts,sns,secretsmanager,cloudwatch,events"
+SERVICES_DEFAULT="lambda,sqs,apigateway,logs,cloudformation,s3,iam,sts,sns,secretsmanager,cloudwatch,events,kms"
 HEALTH_URL="http://$BIND_HOST:$PORT/_localstack/health"
 
 healthy() {
