@@ -11,10 +11,8 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from smsgw.api.chalice_edge import install_error_handling, to_chalice
-from smsgw.api.errors import HttpResponse, internal_error
-from smsgw.errors import GatewayError
-from smsgw.observability import flush_metrics, logger
+from smsgw.api.chalice_edge import answer, install_error_handling
+from smsgw.api.errors import HttpResponse
 
 app = Chalice(app_name="smsgw-ingress")
 app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -39,18 +37,13 @@ def service() -> Any:
 def send_sms() -> Response:
     request = app.current_request
     assert request is not None
-    logger.clear_state()
-    try:
+
+    def accept() -> HttpResponse:
         result = service().accept(
             request.headers.get("api-key"),
             request.headers.get("idempotency-key"),
             request.raw_body or b"",
         )
-    except GatewayError as exc:
-        return to_chalice(exc)
-    except Exception:  # noqa: BLE001 - logged here, answered without internals
-        logger.exception("unhandled error")
-        return to_chalice(internal_error())
-    finally:
-        flush_metrics()
-    return to_chalice(HttpResponse(result.status, result.body, result.headers))
+        return HttpResponse(result.status, result.body, result.headers)
+
+    return answer(accept)

@@ -15,9 +15,9 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from smsgw.api.chalice_edge import install_error_handling, to_chalice
-from smsgw.api.errors import HttpResponse, internal_error, not_found
-from smsgw.errors import GatewayError, PayloadTooLargeError
+from smsgw.api.chalice_edge import answer, install_error_handling, to_chalice
+from smsgw.api.errors import HttpResponse, not_found
+from smsgw.errors import PayloadTooLargeError
 from smsgw.observability import flush_metrics, logger
 
 app = Chalice(app_name="smsgw-webhooks")
@@ -61,18 +61,11 @@ def relay() -> Any:
 
 
 def _answer(call: Callable[[], dict[str, Any]]) -> Response:
-    logger.clear_state()
-    try:
-        body = call()
-    except GatewayError as exc:
-        return to_chalice(exc)
-    except Exception:  # noqa: BLE001 - logged here, answered without internals
-        logger.exception("unhandled error")
-        return to_chalice(internal_error())
-    finally:
-        flush_metrics()
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    return to_chalice(HttpResponse(200, text, {"Content-Type": "application/json"}))
+    def ok() -> HttpResponse:
+        text = json.dumps(call(), separators=(",", ":"), ensure_ascii=False)
+        return HttpResponse(200, text, {"Content-Type": "application/json"})
+
+    return answer(ok)
 
 
 def _request() -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 from smsgw.api.errors import HttpResponse, error_response, from_error, internal_error
 from smsgw.errors import GatewayError
-from smsgw.observability import logger
+from smsgw.observability import flush_metrics, logger
 
 
 def to_chalice(result: HttpResponse | GatewayError) -> Any:
@@ -18,6 +18,23 @@ def to_chalice(result: HttpResponse | GatewayError) -> Any:
     response = from_error(result) if isinstance(result, GatewayError) else result
     headers: dict[str, str | list[str]] = dict(response.headers)
     return Response(body=response.body, status_code=response.status, headers=headers)
+
+
+def answer(call: Callable[[], HttpResponse]) -> Any:
+    """Run one request's service call and map what comes out: the response, a
+    GatewayError in the contract's format, or INTERNAL_ERROR (logged, no internals).
+    The invocation's metrics are flushed either way."""
+    logger.clear_state()
+    try:
+        response = call()
+    except GatewayError as exc:
+        return to_chalice(exc)
+    except Exception:  # noqa: BLE001 - logged here, answered without internals
+        logger.exception("unhandled error")
+        return to_chalice(internal_error())
+    finally:
+        flush_metrics()
+    return to_chalice(response)
 
 
 def install_error_handling(app: Any) -> None:
