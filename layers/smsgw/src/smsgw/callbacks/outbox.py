@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from smsgw.callbacks.message import CallbackEvent, CallbackMessage, rfc3339
 from smsgw.db.connection import Database
+from smsgw.db.status_sql import CALLBACK_SQL
 from smsgw.observability import MetricUnit, logger, metrics
 from smsgw.sqs_visibility import SQS_BATCH_LIMIT  # SendMessageBatch's limit too
 
@@ -28,6 +29,22 @@ RELAY_COLUMNS: Final = (
     "event_id::text AS event_id, tracking_id::text AS tracking_id,"
     " client_id::text AS client_id, url, status, reference, provider, error_code, occurred_at"
 )
+
+
+# The CTE ``cb`` that writes the outbox rows of a statement that changed statuses: one
+# row per new event (CTE ``events``) of a message (CTE ``upd``, with client_id,
+# callback_url and reference) that has a callback URL, for the statuses clients hear
+# of. Shared by dispatch's record statement and the receipt statement.
+OUTBOX_CTE: Final = f"""cb AS (
+    INSERT INTO callback_outbox (event_id, message_event_id, tracking_id, client_id, url,
+        status, reference, provider, error_code, occurred_at, relay_after)
+    SELECT gen_random_uuid(), e.id, e.tracking_id, u.client_id, u.callback_url, e.status,
+        u.reference, e.provider, e.error_code, e.occurred_at,
+        now() + make_interval(secs => %(relay_lease)s)
+    FROM events e JOIN upd u ON u.tracking_id = e.tracking_id
+    WHERE u.callback_url IS NOT NULL AND e.status IN {CALLBACK_SQL}
+    RETURNING {RELAY_COLUMNS}
+)"""  # noqa: S608 - only constants
 
 
 def stale_cte(limit_sql: str) -> str:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from smsgw.callbacks.outbox import RELAY_COLUMNS, stale_cte
-from smsgw.db.status_sql import CALLBACK_SQL, FINAL_SQL, RECEIPT_LOCK_SPACE, rank_sql
+from smsgw.callbacks.outbox import OUTBOX_CTE, stale_cte
+from smsgw.db.status_sql import FINAL_SQL, RECEIPT_LOCK_SPACE, rank_sql
 
 # Ordered by the lock key itself so that two transactions always lock in one order.
 LOCKS_SQL: Final = f"""
@@ -124,16 +124,7 @@ events AS (
     ORDER BY e.tracking_id, e.ord
     RETURNING id, tracking_id, status, provider, error_code, occurred_at
 ),
-cb AS (
-    INSERT INTO callback_outbox (event_id, message_event_id, tracking_id, client_id, url,
-        status, reference, provider, error_code, occurred_at, relay_after)
-    SELECT gen_random_uuid(), e.id, e.tracking_id, u.client_id, u.callback_url, e.status,
-        u.reference, e.provider, e.error_code, e.occurred_at,
-        now() + make_interval(secs => %(relay_lease)s)
-    FROM events e JOIN upd u ON u.tracking_id = e.tracking_id
-    WHERE u.callback_url IS NOT NULL AND e.status IN {CALLBACK_SQL}
-    RETURNING {RELAY_COLUMNS}
-),
+{OUTBOX_CTE},
 receipt_log AS (
     UPDATE delivery_receipts d
     SET outcome = CASE WHEN u.rc_applies THEN 'applied' ELSE 'ignored' END,

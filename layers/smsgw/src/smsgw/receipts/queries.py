@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from smsgw.callbacks.outbox import RELAY_COLUMNS, stale_cte
-from smsgw.db.status_sql import CALLBACK_SQL, FINAL_SQL, RECEIPT_LOCK_SPACE, rank_sql
+from smsgw.callbacks.outbox import OUTBOX_CTE, stale_cte
+from smsgw.db.status_sql import FINAL_SQL, RECEIPT_LOCK_SPACE, rank_sql
 
 LOCK_SQL: Final = f"SELECT pg_advisory_xact_lock({RECEIPT_LOCK_SPACE}, hashtext(%(lock_key)s));"
 
@@ -93,16 +93,7 @@ events AS (
     FROM upd u
     RETURNING id, tracking_id, status, provider, error_code, occurred_at
 ),
-cb AS (
-    INSERT INTO callback_outbox (event_id, message_event_id, tracking_id, client_id, url,
-        status, reference, provider, error_code, occurred_at, relay_after)
-    SELECT gen_random_uuid(), e.id, e.tracking_id, u.client_id, u.callback_url, e.status,
-        u.reference, e.provider, e.error_code, e.occurred_at,
-        now() + make_interval(secs => %(relay_lease)s)
-    FROM events e JOIN upd u ON u.tracking_id = e.tracking_id
-    WHERE u.callback_url IS NOT NULL AND e.status IN {CALLBACK_SQL}
-    RETURNING {RELAY_COLUMNS}
-),
+{OUTBOX_CTE},
 parked AS (
     INSERT INTO pending_receipts (provider, provider_message_id, receipt_id, status,
         raw_code, error_code, detail)

@@ -127,22 +127,8 @@ class StatusService:
 
 def _message_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "tracking_id": row["tracking_id"],
-        "status": row["status"],
-        "to": row["to_number"],
-        "from": row["sender"],
-        "reference": row["reference"],
-        "segments": row["segments"],
-        "encoding": row["encoding"],
-        "providers": list(row["requested_providers"]),
-        "provider": row["provider"],
-        "error_code": row["error_code"],
+        **_summary_view(row),
         "error_message": row["error_message"],
-        "attempts": row["attempts"],
-        "created_at": iso(row["accepted_at"]),
-        "updated_at": iso(row["updated_at"]),
-        "sent_at": iso(row["sent_at"]),
-        "final_at": iso(row["final_at"]),
         "timeline": [_with_iso(e, "occurred_at") for e in row["events"]],
         "attempt_log": [_with_iso(a, "attempted_at") for a in row["attempt_log"]],
     }
