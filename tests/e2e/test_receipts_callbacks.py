@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -61,29 +64,54 @@ def callback_receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str],
     thread.join(5)
 
 
-def test_status_changes_reach_the_client_signed(
+def verify_signature(header: str, body: bytes, secret: str, now: float) -> None:
+    """A client's check, written from the documented scheme alone (docs/callbacks.md),
+    not with the gateway's own signing code."""
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    timestamp = int(fields["t"])
+    expected = hmac.new(
+        secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    assert hmac.compare_digest(expected, fields["v1"])
+    assert abs(now - timestamp) < 300
+
+
+def test_status_changes_reach_the_client_signed_and_in_order(
     api: Api,
+    simulator: Simulator,
     make_client: Callable[..., Any],
     callback_receiver: tuple[str, queue.Queue[tuple[dict[str, str], bytes]]],
 ) -> None:
-    from smsgw.callbacks.signing import signature
-
     # Given a client whose callbacks go to a receiver on this machine (the e2e stack
-    # allows loopback over http; production refuses it)
+    # allows loopback over http; production refuses it), and a provider that reports
+    # delivery
     url, received = callback_receiver
     client = make_client(default_callback_url=url)
+    simulator.configure("alpha", dlr_mode="delivered", dlr_delay_ms=200)
 
     # When it sends a message
-    reply = api.send(sms(text="call me back"), key=client.api_key)
+    reply = api.send(sms(text="call me back", providers=["alpha"]), key=client.api_key)
     tracking_id = reply.json()["tracking_id"]
 
-    # Then it is told the message was sent, in a callback signed with its secret
-    statuses = []
-    while "sent" not in statuses:
+    # Then it hears of sent and delivered, each signed with its secret
+    events: list[dict[str, Any]] = []
+    while not any(e["status"] == "delivered" for e in events):
         headers, body = received.get(timeout=30)
+        verify_signature(headers["smsgw-signature"], body, client.signing_secret, time.time())
         event = json.loads(body)
         assert event["tracking_id"] == tracking_id
-        fields = dict(part.split("=", 1) for part in headers["smsgw-signature"].split(","))
-        assert fields["v1"] == signature(client.signing_secret, int(fields["t"]), body)
-        statuses.append(event["status"])
-    assert statuses[-1] == "sent"
+        assert set(event) >= {
+            "event_id",
+            "tracking_id",
+            "status",
+            "reference",
+            "provider",
+            "error_code",
+            "occurred_at",
+        }
+        events.append(event)
+    # And the events tell a valid story: unique ids, sent before delivered
+    assert len({e["event_id"] for e in events}) == len(events)
+    by_time = sorted(events, key=lambda e: e["occurred_at"])
+    assert [e["status"] for e in by_time] == ["sent", "delivered"]
+    assert all(e["provider"] == "alpha" for e in events)
