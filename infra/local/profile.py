@@ -122,6 +122,7 @@ E2E = Profile(
         # Retries without backoff and a short circuit cool-down: exhausted retries reach
         # the DLQ in seconds, and a provider a test broke is usable again in the next.
         "RetryBaseSeconds": "0",
+        "MaxReceiveCount": "5",
         "RetryMaxSeconds": "0",
         "CircuitOpenSeconds": "1",
         "ProviderTimeoutSeconds": "2.0",

@@ -126,7 +126,7 @@ def test_aws_inputs_evaluate(scratch: Path) -> None:
         assert "CALLBACK_ALLOW_PRIVATE" not in variables, name
     assert "PROVIDER_SECRETS_ARN" in env["dispatch"]
     assert "WEBHOOK_SECRETS_ARN" in env["webhooks"]
-    assert env["dispatch"]["MAX_RECEIVE_COUNT"] == "5"
+    assert env["dispatch"]["MAX_RECEIVE_COUNT"] == "8"
     assert env["callbacks"]["CALLBACK_MAX_RECEIVE_COUNT"] == "8"
     assert out["consumers"] == {"outbound": "dispatch", "callbacks": "callbacks"}
     assert out["redis_members"] == ["smsgw-001", "smsgw-002"]

@@ -88,7 +88,7 @@ variable "outbound_queue" {
   default = {
     # Also dispatch's MAX_RECEIVE_COUNT: it marks a message failed on this receive,
     # knowing SQS moves it to the DLQ next.
-    max_receive_count = 5
+    max_receive_count = 8
     # 6 x dispatch's 30 s timeout.
     visibility_timeout_seconds = 180
     message_retention_seconds  = 345600
@@ -174,7 +174,7 @@ variable "dispatch" {
   description = "Dispatch behaviour: retry backoff (base * 2^(receive-1), capped), claim lease, provider call timeout, circuit breaker."
   nullable    = false
   default = {
-    retry_base_seconds        = 10
+    retry_base_seconds        = 30
     retry_max_seconds         = 900
     lease_seconds             = 120
     provider_timeout_seconds  = 5

@@ -39,8 +39,10 @@ class Settings(BaseModel):
 
     # Must equal the outbound queue's redrive maxReceiveCount: dispatch marks a message
     # failed on this receive, knowing SQS moves it to the DLQ after it.
-    max_receive_count: int = Field(5, ge=1)
-    retry_base_seconds: int = Field(10, ge=0)
+    max_receive_count: int = Field(8, ge=1)
+    # Backoff base * 2^(receive-1), capped: 30 s up to 900 s, about 45 minutes over 8
+    # receives, so a provider outage of minutes does not fill the DLQ.
+    retry_base_seconds: int = Field(30, ge=0)
     retry_max_seconds: int = Field(900, ge=0, le=43_200)
     # A claimed message is not sent again by another receive before this lease ends.
     dispatch_lease_seconds: int = Field(120, ge=5)
