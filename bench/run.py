@@ -42,7 +42,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import counters  # noqa: E402
 import psycopg2  # noqa: E402
-from events import LambdaContext, api_gateway_event, json_body, sqs_event  # noqa: E402
+from events import LambdaContext, api_gateway_event, json_body  # noqa: E402
+from support import sqs_event  # noqa: E402
 
 PG_ADMIN = os.environ.get("SMSGW_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SMSGW_BENCH_REDIS", "redis://127.0.0.1:6379/14")

@@ -7,8 +7,11 @@ tests/localstack), and ``from conftest import ...`` would find whichever is firs
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib.util
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -58,3 +61,39 @@ class Queues:
             MessageAttributeNames=["All"],
         )
         return list(resp.get("Messages", []))
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping builds from messages really received
+    (ReceiveMessage with all attributes): the same fields, message attributes in the
+    event's own shape."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": dict(m.get("Attributes", {})),
+                "messageAttributes": {
+                    name: {"stringValue": a.get("StringValue"), "dataType": a["DataType"]}
+                    for name, a in m.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def verify_callback(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
+    """What a client does to check a callback (docs/callbacks.md), written from the
+    documented scheme alone, not with the gateway's signing code."""
+    parts = dict(item.split("=", 1) for item in header.split(","))
+    timestamp = parts["t"]
+    if abs(time.time() - int(timestamp)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return hmac.compare_digest(expected.hexdigest(), parts["v1"])

@@ -16,7 +16,7 @@ import psycopg2.extensions
 import psycopg2.extras
 import redis
 from chalice.test import Client
-from support import Queues, load_function_app
+from support import Queues, load_function_app, sqs_event
 
 __all__ = ["load_function_app"]
 
@@ -43,26 +43,6 @@ def queue_message(client_id: str, **overrides: Any) -> QueueMessage:
     }
     fields.update(overrides)
     return QueueMessage(**fields)
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """The event Lambda's SQS event source mapping builds from received messages."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": dict(m.get("Attributes", {})),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
 
 
 # -- round-trip counters ---------------------------------------------------------------

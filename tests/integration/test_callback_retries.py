@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dispatch_helpers import rows
-from webhooks_helpers import CallbackQueues, Receiver, Webhooks, receipt, verify_callback
+from support import verify_callback
+from webhooks_helpers import CallbackQueues, Receiver, Webhooks, receipt
 
 from smsgw.db.connection import Database
 

@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 from dispatch_helpers import Dispatch, counted, make_service, queue_message, rows
-from support import Queues
+from support import Queues, verify_callback
 from webhooks_helpers import (
     CallbackQueues,
     Receiver,
     Webhooks,
     receipt,
-    verify_callback,
 )
 
 from simulator.server import SimulatorServer

@@ -303,7 +303,7 @@ def test_live_lease_blocks_a_concurrent_receive(
     first = dispatch.receive(visibility=1)
     service = dispatch.module._service
     results: dict[str, Any] = {}
-    from dispatch_helpers import sqs_event
+    from support import sqs_event
 
     worker = threading.Thread(
         target=lambda: results.update(

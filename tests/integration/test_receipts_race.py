@@ -12,14 +12,13 @@ from typing import Any
 import psycopg2
 import pytest
 from dispatch_helpers import Dispatch, make_service, queue_message, rows
-from support import Queues
+from support import Queues, verify_callback
 from webhooks_helpers import (
     SECRET,
     Receiver,
     Webhooks,
     receipt,
     start_bridge,
-    verify_callback,
 )
 
 from simulator.server import SimulatorServer

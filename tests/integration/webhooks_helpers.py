@@ -22,7 +22,7 @@ from typing import Any
 
 from chalice.test import Client
 from ingress_helpers import Reply
-from support import Queues, load_function_app
+from support import Queues, load_function_app, sqs_event
 
 from smsgw.config import Settings
 from smsgw.status.bootstrap import WebhooksRoot
@@ -55,35 +55,6 @@ def signed_headers(
         "Content-Type": "application/json",
         "X-Sim-Timestamp": timestamp,
         "X-Sim-Signature": signature or sim_signature(secret, timestamp, body),
-    }
-
-
-def verify_callback(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
-    """What a client does (docs/callbacks.md), written from the spec."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    timestamp = parts["t"]
-    if abs(time.time() - int(timestamp)) > tolerance:
-        return False
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return hmac.compare_digest(expected.hexdigest(), parts["v1"])
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": dict(m.get("Attributes", {})),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
     }
 
 
