@@ -76,41 +76,27 @@ def decide(
     raw_code = error.raw_code if error is not None else None
     code = error.error_code if error is not None else NO_PROVIDER
     detail = error.message if error is not None else "no enabled provider with a closed circuit"
-    if report.kind == "permanent":
-        tally.failed += 1
-        logger.warning("failed permanently", extra={**log, "error_code": code})
+
+    def unsent(status: MessageStatus, error_code: str, error_message: str) -> Outcome:
         return Outcome(
             message.tracking_id,
-            MessageStatus.FAILED,
+            status,
             record.receive_count,
             provider=provider,
             raw_code=raw_code,
-            error_code=code,
-            error_message=detail,
+            error_code=error_code,
+            error_message=error_message,
             attempts=attempts,
         )
+
+    if report.kind == "permanent":
+        tally.failed += 1
+        logger.warning("failed permanently", extra={**log, "error_code": code})
+        return unsent(MessageStatus.FAILED, code, detail)
     if record.receive_count >= max_receive_count:
         tally.failed += 1
         tally.dlq_moves += 1
         logger.warning("retries exhausted; to the DLQ", extra={**log, "last_error": code})
-        return Outcome(
-            message.tracking_id,
-            MessageStatus.FAILED,
-            record.receive_count,
-            provider=provider,
-            raw_code=raw_code,
-            error_code=RETRIES_EXHAUSTED,
-            error_message=f"last error {code}: {detail}",
-            attempts=attempts,
-        )
+        return unsent(MessageStatus.FAILED, RETRIES_EXHAUSTED, f"last error {code}: {detail}")
     logger.info("not sent; will retry", extra={**log, "error_code": code})
-    return Outcome(
-        message.tracking_id,
-        MessageStatus.SENDING,
-        record.receive_count,
-        provider=provider,
-        raw_code=raw_code,
-        error_code=code,
-        error_message=detail,
-        attempts=attempts,
-    )
+    return unsent(MessageStatus.SENDING, code, detail)

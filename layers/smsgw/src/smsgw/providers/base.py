@@ -205,6 +205,18 @@ class SmsProvider(ABC):
         provider sends none."""
         raise ReceiptsUnsupportedError(f"provider {self.name!r} does not send receipts")
 
+    def _error(self, mapping: CodeMapping, raw_code: str | None) -> ProviderError:
+        """The error a code table row stands for. The provider's own message text is
+        never copied into it: providers quote the phone number there ("PhoneNumber
+        Reason: +1... is not valid"), and errors are logged and stored."""
+        return ProviderError(
+            self.name,
+            mapping.error_code,
+            mapping.reason,
+            transient=mapping.transient,
+            raw_code=raw_code,
+        )
+
     def _map_exception(self, exc: Exception) -> ProviderError:
         """Turn a transport or SDK exception into a ProviderError. The default treats
         anything unknown as transient: a retry is safer than losing the message."""

@@ -173,16 +173,6 @@ class SimulatorProvider(SmsProvider):
             return self._error(UNREACHABLE, type(exc).__name__)
         return super()._map_exception(exc)
 
-    def _error(self, mapping: CodeMapping, raw_code: str) -> ProviderError:
-        # The provider's own message text is not copied: it may quote the number.
-        return ProviderError(
-            self.name,
-            mapping.error_code,
-            mapping.reason,
-            transient=mapping.transient,
-            raw_code=raw_code,
-        )
-
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or {} (an error page from a proxy is not JSON)."""

@@ -145,17 +145,6 @@ class SnsProvider(SmsProvider):
             return self._error(AUTH, type(exc).__name__)
         return super()._map_exception(exc)
 
-    def _error(self, mapping: CodeMapping, raw_code: str) -> ProviderError:
-        # SNS's message text is not copied into the error: it quotes the phone number
-        # ("PhoneNumber Reason: +1... is not valid"), and errors are logged and stored.
-        return ProviderError(
-            self.name,
-            mapping.error_code,
-            mapping.reason,
-            transient=mapping.transient,
-            raw_code=raw_code,
-        )
-
 
 def _invalid_parameter(message: str) -> CodeMapping:
     """InvalidParameter is about the number only when SNS names the phone number
