@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from infra.local.profile import LOCAL  # noqa: E402
-from smsgw.clients import create_client  # noqa: E402
+from smsgw.accounts import create_client  # noqa: E402
 from smsgw.config import Settings  # noqa: E402
 from smsgw.db.connection import Database  # noqa: E402
 from smsgw.redis_store import Keys, connect_redis  # noqa: E402

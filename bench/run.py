@@ -104,8 +104,8 @@ class Stack:
         import boto3
         import redis
 
+        from smsgw.accounts import create_client
         from smsgw.aws import reset_clients
-        from smsgw.clients import create_client
         from smsgw.config import Settings
         from smsgw.db import migrate
         from smsgw.db.connection import Database
@@ -204,10 +204,10 @@ def sms_event(api_key: str, idempotency_key: str | None = None) -> dict[str, Any
 def ingress_latency(stack: Stack, requests: int) -> dict[str, Any]:
     from support import load_function_app
 
-    from smsgw.ingress.bootstrap import build_ingress_service
+    from smsgw.bootstrap.ingress import IngressRoot
 
     module = load_function_app("ingress")
-    module._service = build_ingress_service(stack.settings)
+    module.root.override(IngressRoot(stack.settings))
     results: dict[str, Any] = {}
     for label, with_key in (("without Idempotency-Key", False), ("with Idempotency-Key", True)):
         samples: list[float] = []
@@ -235,12 +235,12 @@ def ingress_round_trips(stack: Stack) -> dict[str, dict[str, int]]:
     from support import load_function_app
 
     from smsgw.aws import aws_client
-    from smsgw.ingress.bootstrap import build_ingress_service
+    from smsgw.bootstrap.ingress import IngressRoot
 
     module = load_function_app("ingress")
     results: dict[str, dict[str, int]] = {}
     with counters.counting():
-        module._service = build_ingress_service(stack.settings)
+        module.root.override(IngressRoot(stack.settings))
         counters.count_sqs(aws_client("sqs", "us-east-1"))
         cases = {
             "accepted, warm": lambda: sms_event(stack.client.api_key),
@@ -266,7 +266,7 @@ def ingress_round_trips(stack: Stack) -> dict[str, dict[str, int]]:
 
 
 def _hash(key: str) -> str:
-    from smsgw.clients import hash_api_key
+    from smsgw.auth.keys import hash_api_key
 
     return hash_api_key(key)
 
@@ -277,22 +277,15 @@ def dispatch_round_trips(stack: Stack, batch_size: int = 10) -> dict[str, Any]:
     from support import load_function_app
 
     from smsgw.aws import aws_client
-    from smsgw.dispatch.service import DispatchService
-    from smsgw.ingress.bootstrap import build_ingress_service
-    from smsgw.providers.factory import build_provider
+    from smsgw.bootstrap.dispatch import DispatchRoot
+    from smsgw.bootstrap.ingress import IngressRoot
 
     ingress = load_function_app("ingress")
-    ingress._service = build_ingress_service(stack.settings)
+    ingress.root.override(IngressRoot(stack.settings))
     dispatch = load_function_app("dispatch")
     results: dict[str, Any] = {}
     with counters.counting():
-        dispatch._service = DispatchService(
-            stack.settings,
-            _database(stack),
-            _redis(stack),
-            build_provider,
-            lambda: aws_client("sqs", "us-east-1"),
-        )
+        dispatch.root.override(DispatchRoot(stack.settings))
         counters.count_sqs(aws_client("sqs", "us-east-1"))
         for label in ("first batch (cold clients)", "warm batch"):
             stack.purge()
@@ -313,18 +306,6 @@ def dispatch_round_trips(stack: Stack, batch_size: int = 10) -> dict[str, Any]:
                 **{k: counters.counts[k] for k in ("redis", "sqs", "postgres")},
             }
     return results
-
-
-def _database(stack: Stack) -> Any:
-    from smsgw.db.connection import Database
-
-    return Database(stack.settings.database_url)
-
-
-def _redis(stack: Stack) -> Any:
-    from smsgw.redis_store import connect_redis
-
-    return connect_redis(stack.settings)
 
 
 def main() -> None:

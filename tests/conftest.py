@@ -156,8 +156,8 @@ def keys(settings: Any) -> Any:
 
 @pytest.fixture
 def make_client(db: Any, redis_client: redis.Redis, keys: Any) -> Callable[..., Any]:
-    """Create a client with one API key; returns smsgw.clients.NewClient."""
-    from smsgw.clients import create_client
+    """Create a client with one API key; returns smsgw.accounts.NewClient."""
+    from smsgw.accounts import create_client
 
     counter = iter(range(1_000_000))
 

@@ -1,34 +1,36 @@
 """Ingress function: POST /v1/sms.
 
-Thin: read the request, call IngressService.accept, map the result. The service and
-its clients are built on first use (never at import), once per execution environment.
+Thin: read the request, call IngressService.accept, map the result. The service graph
+is built by its composition root (smsgw.bootstrap.ingress) on first use, never at
+import, once per execution environment.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalice import Chalice, Response
 
 from smsgw.api.chalice_edge import answer, install_error_handling
 from smsgw.api.errors import HttpResponse
+from smsgw.bootstrap import Lazy
+
+if TYPE_CHECKING:
+    from smsgw.bootstrap.ingress import IngressRoot
 
 app = Chalice(app_name="smsgw-ingress")
 app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 install_error_handling(app)
 
-_service: Any = None
+
+def _build_root() -> IngressRoot:
+    from smsgw.bootstrap.ingress import IngressRoot
+
+    return IngressRoot()
 
 
-def service() -> Any:
-    """The composition root: settings from the environment, lazy clients."""
-    global _service  # noqa: PLW0603 - one service per execution environment
-    if _service is None:
-        from smsgw.ingress.bootstrap import build_ingress_service
-
-        _service = build_ingress_service()
-    return _service
+root: Lazy[IngressRoot] = Lazy(_build_root)
 
 
 # '*/*': the body is parsed by the service, which answers INVALID_PAYLOAD in the
@@ -39,7 +41,7 @@ def send_sms() -> Response:
     assert request is not None
 
     def accept() -> HttpResponse:
-        result = service().accept(
+        result = root.get().service.accept(
             request.headers.get("api-key"),
             request.headers.get("idempotency-key"),
             request.raw_body or b"",

@@ -13,12 +13,11 @@ import psycopg2
 import redis
 from psycopg2 import sql
 
-from smsgw.clients import create_client, find_client_by_key_hash, hash_api_key
+from smsgw.accounts import create_client
+from smsgw.auth.keys import find_client_by_key_hash, hash_api_key
 from smsgw.db.connection import Database
 from smsgw.providers.registry import ensure_registry
 from smsgw.redis_store import Keys
-
-DEMO_CLIENT_NAME = "demo"
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,9 @@ def e2e_redis(e2e_stack: stack.StackInfo) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def make_client(e2e_db: Any, e2e_redis: redis.Redis) -> Callable[..., Any]:
-    """Create a client (unique name) in the e2e database; returns smsgw.clients.NewClient
+    """Create a client (unique name) in the e2e database; returns smsgw.accounts.NewClient
     (``.api_key``, ``.signing_secret``)."""
-    from smsgw.clients import create_client
+    from smsgw.accounts import create_client
     from smsgw.redis_store import Keys
 
     def create(daily_quota: int = 1_000_000, **kwargs: Any) -> Any:

@@ -20,11 +20,11 @@ from support import Queues, load_function_app, sqs_event
 
 __all__ = ["load_function_app"]
 
+from smsgw.bootstrap.dispatch import DispatchRoot
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.dispatch.service import DispatchService
 from smsgw.domain.message import QueueMessage, new_tracking_id, utcnow
-from smsgw.providers.factory import build_provider
 
 HANDLER = "dispatch"
 TO = "+447700900123"
@@ -122,10 +122,11 @@ class Dispatch:
     """The dispatch function as Lambda runs it: records in, batchItemFailures out, and
     the event source mapping's part (delete what was not reported failed)."""
 
-    def __init__(self, queues: Queues, service: DispatchService) -> None:
+    def __init__(self, queues: Queues, root: DispatchRoot) -> None:
         self.queues = queues
+        self.root = root
         self.module = load_function_app("dispatch")
-        self.module._service = service
+        self.module.root.override(root)
         self.client = Client(self.module.app)
         self.queue_arn = queues.sqs.get_queue_attributes(
             QueueUrl=queues.outbound_url, AttributeNames=["QueueArn"]
@@ -162,23 +163,31 @@ class Dispatch:
 
     def close(self) -> None:
         self.queues.sqs.meta.events.unregister("before-call.sqs.*", self._count_sqs)
-        self.module._service = None
+        self.module.root.override(None)
+        self.root.close()
+
+    @property
+    def service(self) -> DispatchService:
+        return self.root.service
 
 
-def make_service(
-    settings: Settings, sqs: Any, *, counting: bool = False, **kwargs: Any
-) -> DispatchService:
-    db: Database
+def make_root(settings: Settings, sqs: Any, *, counting: bool = False) -> DispatchRoot:
+    """The dispatch function's root on the test's settings and (moto) SQS client, retry
+    jitter off; ``counting`` makes its PostgreSQL and Redis count their round trips."""
     if counting:
-        db = CountingDatabase(settings.database_url)
-        client = counting_redis(settings.redis_url)
-    else:
-        from smsgw.redis_store import connect_redis
-
-        db = Database(settings.database_url, connect_timeout=1)
-        client = connect_redis(settings)
-    kwargs.setdefault("retry_jitter", False)
-    return DispatchService(settings, db, client, build_provider, lambda: sqs, **kwargs)
+        return DispatchRoot(
+            settings,
+            database=CountingDatabase(settings.database_url),
+            cache=counting_redis(settings.redis_url),
+            sqs=lambda: sqs,
+            retry_jitter=False,
+        )
+    return DispatchRoot(
+        settings,
+        database=Database(settings.database_url, connect_timeout=1),
+        sqs=lambda: sqs,
+        retry_jitter=False,
+    )
 
 
 @contextmanager

@@ -9,6 +9,8 @@ from typing import Any
 from chalice.test import Client
 from support import load_function_app
 
+from smsgw.bootstrap.ingress import IngressRoot
+
 VALID_TO = "+447911123456"
 
 
@@ -24,9 +26,12 @@ class Reply:
 
 
 class Ingress:
-    def __init__(self, service: Any) -> None:
+    """The ingress app answering through ``root`` (its service graph)."""
+
+    def __init__(self, root: IngressRoot) -> None:
+        self.root = root
         self.module = load_function_app("ingress")
-        self.module._service = service
+        self.module.root.override(root)
         self.client = Client(self.module.app)
 
     def post(

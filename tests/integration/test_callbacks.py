@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from dispatch_helpers import Dispatch, counted, make_service, queue_message, rows
+from dispatch_helpers import Dispatch, counted, make_root, queue_message, rows
 from support import Queues, verify_callback
 from webhooks_helpers import (
     CallbackQueues,
@@ -41,7 +41,7 @@ def dispatch(
     cb_settings: Settings, queues: Queues, sim: SimulatorServer, make_provider: Any
 ) -> Iterator[Dispatch]:
     make_provider("alpha", config={"url": sim.url, "webhook_secret": "sim-secret-alpha"})
-    harness = Dispatch(queues, make_service(cb_settings, queues.sqs, counting=True))
+    harness = Dispatch(queues, make_root(cb_settings, queues.sqs, counting=True))
     yield harness
     harness.close()
 

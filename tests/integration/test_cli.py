@@ -13,11 +13,11 @@ import pytest
 from ingress_helpers import Ingress, sms
 from support import Queues
 
+from smsgw.auth.keys import find_client_by_key_hash, hash_api_key
+from smsgw.bootstrap.ingress import IngressRoot
 from smsgw.cli.main import main
-from smsgw.clients import find_client_by_key_hash, hash_api_key
 from smsgw.db import migrate
 from smsgw.domain.message import QueueMessage
-from smsgw.ingress.bootstrap import build_ingress_service
 from smsgw.operations.redrive import prepare_redrive
 from smsgw.providers.registry import read_registry
 
@@ -202,7 +202,7 @@ def test_deactivate_drops_the_cache_and_ingress_refuses(
 ) -> None:
     make_provider("alpha")
     created = cli.ok("clients", "create", "acme", "--quota", "100", "--json").json
-    ingress = Ingress(build_ingress_service(settings))
+    ingress = Ingress(IngressRoot(settings))
     assert ingress.post(sms(), api_key=created["api_key"]).status == 202
     cached = keys.api_key(hash_api_key(created["api_key"]))
     assert redis_client.exists(cached)  # ingress cached the client record
@@ -221,7 +221,7 @@ def test_rotate_key_revokes_the_old_one(
 ) -> None:
     make_provider("alpha")
     created = cli.ok("clients", "create", "acme", "--quota", "100", "--json").json
-    ingress = Ingress(build_ingress_service(settings))
+    ingress = Ingress(IngressRoot(settings))
     assert ingress.post(sms(), api_key=created["api_key"]).status == 202
 
     rotated = cli.ok("clients", "rotate-key", created["id"], "--json")

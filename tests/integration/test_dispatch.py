@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import redis
-from dispatch_helpers import TO, Dispatch, counted, make_service, queue_message, rows
+from dispatch_helpers import TO, Dispatch, counted, make_root, queue_message, rows
 from support import Queues
 
 from simulator.server import SimulatorServer
@@ -39,7 +39,7 @@ def client_id(make_client: Callable[..., Any]) -> str:
 
 @pytest.fixture
 def dispatch(settings: Settings, queues: Queues, providers: None) -> Iterator[Dispatch]:
-    harness = Dispatch(queues, make_service(settings, queues.sqs, counting=True))
+    harness = Dispatch(queues, make_root(settings, queues.sqs, counting=True))
     yield harness
     harness.close()
 
@@ -301,7 +301,7 @@ def test_live_lease_blocks_a_concurrent_receive(
     m = queue_message(client_id, providers=["alpha"])
     dispatch.enqueue(m)
     first = dispatch.receive(visibility=1)
-    service = dispatch.module._service
+    service = dispatch.service
     results: dict[str, Any] = {}
     from support import sqs_event
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import redis
-from dispatch_helpers import Dispatch, make_service, queue_message, rows
+from dispatch_helpers import Dispatch, make_root, queue_message, rows
 from support import Queues
 
 from simulator.server import SimulatorServer
@@ -42,7 +42,7 @@ def harness(queues: Queues, providers: None) -> Iterator[Callable[..., Dispatch]
     made: list[Dispatch] = []
 
     def _make(settings: Settings, **kwargs: Any) -> Dispatch:
-        dispatch = Dispatch(queues, make_service(settings, queues.sqs, **kwargs))
+        dispatch = Dispatch(queues, make_root(settings, queues.sqs, **kwargs))
         made.append(dispatch)
         return dispatch
 
@@ -373,14 +373,14 @@ def test_outcomes_not_recorded_leave_the_records_in_the_queue(
 ) -> None:
     from smsgw.errors import DependencyError
 
-    service = dispatch.module._service
+    repository = dispatch.root.repository
     tries: list[int] = []
 
     def down(outcomes: Any) -> Any:
         tries.append(len(outcomes))
         raise DependencyError("postgres", "connection lost")
 
-    monkeypatch.setattr(service._repo, "record_outcomes", down)
+    monkeypatch.setattr(repository, "record_outcomes", down)
     m = queue_message(client_id)
     dispatch.enqueue(m)
     run = dispatch.run()
@@ -400,8 +400,8 @@ def test_recording_is_retried(
 ) -> None:
     from smsgw.errors import DependencyError
 
-    service = dispatch.module._service
-    real = service._repo.record_outcomes
+    repository = dispatch.root.repository
+    real = repository.record_outcomes
     calls = iter([DependencyError("postgres", "blip")])
 
     def flaky(outcomes: Any) -> Any:
@@ -410,7 +410,7 @@ def test_recording_is_retried(
             raise error
         return real(outcomes)
 
-    monkeypatch.setattr(service._repo, "record_outcomes", flaky)
+    monkeypatch.setattr(repository, "record_outcomes", flaky)
     m = queue_message(client_id)
     dispatch.enqueue(m)
     assert dispatch.run().failed_ids == set()
@@ -425,9 +425,12 @@ def test_composition_root_builds_lazily_from_the_environment(
     from smsgw.dispatch.service import DispatchService
 
     module = load_function_app("dispatch")
-    monkeypatch.setattr(module, "_service", None)
+    module.root.override(None)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
-    built = module.service()  # no connection is opened here
-    assert isinstance(built, DispatchService)
-    assert module.service() is built
+    try:
+        built = module.root.get().service  # no connection is opened here
+        assert isinstance(built, DispatchService)
+        assert module.root.get().service is built
+    finally:
+        module.root.override(None)

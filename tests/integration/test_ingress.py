@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from ingress_helpers import VALID_TO, Ingress, assert_error, sms
 
-from smsgw.clients import rotate_api_key, set_client_active
+from smsgw.accounts import rotate_api_key, set_client_active
+from smsgw.bootstrap.ingress import IngressRoot
 from smsgw.domain.message import QueueMessage
-from smsgw.ingress.bootstrap import build_ingress_service
 
 
 @pytest.fixture
 def ingress(settings: Any) -> Ingress:
-    return Ingress(build_ingress_service(settings))
+    return Ingress(IngressRoot(settings))
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from ingress_helpers import VALID_TO, Ingress, assert_error, sms
 
+from smsgw.aws import aws_client
+from smsgw.bootstrap.ingress import IngressRoot
 from smsgw.config import Settings
 from smsgw.domain.message import QueueMessage
-from smsgw.ingress.bootstrap import build_ingress_service
 from smsgw.ingress.queue import SqsOutboundQueue
-from smsgw.ingress.service import IngressService
 
 
 @pytest.fixture
@@ -38,7 +38,9 @@ class HeldQueue(SqsOutboundQueue):
     it through, later sends go straight on."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings.outbound_queue_url, settings.aws_region)
+        super().__init__(
+            settings.outbound_queue_url, lambda: aws_client("sqs", settings.aws_region)
+        )
         self.entered = threading.Event()
         self.release = threading.Event()
         self._first = threading.Lock()
@@ -56,7 +58,7 @@ def test_concurrent_requests_with_one_key_enqueue_exactly_one(
     # Given 16 requests in parallel with one Idempotency-Key (each thread runs the
     # whole handler; the Redis script is what serialises them)
     workers = 16
-    app = Ingress(build_ingress_service(settings))
+    app = Ingress(IngressRoot(settings))
     start = threading.Barrier(workers)
 
     def post(_: int) -> Any:
@@ -83,7 +85,9 @@ def test_same_key_while_the_first_is_in_flight_is_409(
     settings: Any, client: Any, queues: Any
 ) -> None:
     held = HeldQueue(settings)
-    app = Ingress(IngressService(build_ingress_service(settings)._gate, held))
+    root = IngressRoot(settings)
+    root.queue = held
+    app = Ingress(root)
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(app.post, sms(), api_key=client.api_key, idempotency_key="k")
         assert held.entered.wait(10)
@@ -99,7 +103,7 @@ def test_sqs_down_is_503_and_releases_key_and_quota(
 ) -> None:
     # Given a queue URL that SQS rejects (the queue is gone)
     broken = settings.model_copy(update={"outbound_queue_url": queues.outbound_url + "-gone"})
-    down = Ingress(build_ingress_service(broken))
+    down = Ingress(IngressRoot(broken))
     reply = down.post(sms(text="x" * 200), api_key=client.api_key, idempotency_key="retry-me")
     # Then 503 with Retry-After, nothing counted, nothing queued
     assert_error(reply, 503, "SERVICE_UNAVAILABLE")
@@ -109,7 +113,7 @@ def test_sqs_down_is_503_and_releases_key_and_quota(
     assert queue_depth(queues) == 0
     assert redis_client.keys(keys.accepted("*")) == []  # no "queued" view of a lost message
     # And the same key works at once when SQS is back (the key was released)
-    up = Ingress(build_ingress_service(settings))
+    up = Ingress(IngressRoot(settings))
     again = up.post(sms(text="x" * 200), api_key=client.api_key, idempotency_key="retry-me")
     assert again.status == 202
     assert quota_used(redis_client, keys, client.client.id) == 2
@@ -117,7 +121,7 @@ def test_sqs_down_is_503_and_releases_key_and_quota(
 
 def test_redis_down_is_503_and_nothing_is_queued(settings: Any, client: Any, queues: Any) -> None:
     down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
-    reply = Ingress(build_ingress_service(down)).post(sms(), api_key=client.api_key)
+    reply = Ingress(IngressRoot(down)).post(sms(), api_key=client.api_key)
     assert_error(reply, 503, "SERVICE_UNAVAILABLE")
     assert reply.headers["Retry-After"]
     assert queue_depth(queues) == 0
@@ -127,7 +131,7 @@ def test_postgres_down_with_a_cold_key_cache_is_503(
     settings: Any, client: Any, queues: Any
 ) -> None:
     down = settings.model_copy(update={"database_url": "postgresql://postgres@127.0.0.1:1/x"})
-    reply = Ingress(build_ingress_service(down)).post(sms(), api_key=client.api_key)
+    reply = Ingress(IngressRoot(down)).post(sms(), api_key=client.api_key)
     assert_error(reply, 503, "SERVICE_UNAVAILABLE")
     assert queue_depth(queues) == 0
 
@@ -136,11 +140,9 @@ def test_postgres_down_with_a_warm_cache_still_accepts(
     settings: Any, client: Any, queues: Any
 ) -> None:
     # The hot path needs Redis and SQS only: PostgreSQL is behind the key cache.
-    assert (
-        Ingress(build_ingress_service(settings)).post(sms(), api_key=client.api_key).status == 202
-    )
+    assert Ingress(IngressRoot(settings)).post(sms(), api_key=client.api_key).status == 202
     down = settings.model_copy(update={"database_url": "postgresql://postgres@127.0.0.1:1/x"})
-    assert Ingress(build_ingress_service(down)).post(sms(), api_key=client.api_key).status == 202
+    assert Ingress(IngressRoot(down)).post(sms(), api_key=client.api_key).status == 202
     assert queue_depth(queues) == 2
 
 
@@ -157,7 +159,7 @@ def test_unexpected_error_is_500_without_internals() -> None:
 
 def test_wrong_method_is_not_found_in_the_contract_format(settings: Any) -> None:
     # (Unknown paths are answered by the webhooks function's catch-all route.)
-    app = Ingress(build_ingress_service(settings))
+    app = Ingress(IngressRoot(settings))
     reply = app.get("/v1/sms")
     assert_error(reply, 404, "NOT_FOUND")
     assert reply.headers["Allow"] == "POST"
@@ -167,7 +169,7 @@ def test_logs_hold_no_text_number_or_key_and_emit_emf(
     settings: Any, client: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     text = "Top secret one-time code 918273"
-    reply = Ingress(build_ingress_service(settings)).post(
+    reply = Ingress(IngressRoot(settings)).post(
         sms(text=text, reference="ref-1"), api_key=client.api_key
     )
     assert reply.status == 202

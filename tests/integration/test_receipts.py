@@ -269,16 +269,17 @@ def test_round_trips_per_receipt(
 ) -> None:
     from dispatch_helpers import CountingDatabase, counted, counting_redis
 
-    from smsgw.callbacks.outbox import OutboxRelay
-    from smsgw.providers.factory import build_provider
-    from smsgw.receipts.service import ReceiptService
+    from smsgw.bootstrap.webhooks import WebhooksRoot
 
     settings = webhooks.settings
     database = CountingDatabase(settings.database_url)
-    relay = OutboxRelay(database, lambda: queues.sqs, settings.callbacks_queue_url, 30)
-    webhooks.module._receipts = ReceiptService(
-        settings, database, counting_redis(settings.redis_url), build_provider, relay=relay
+    counting = WebhooksRoot(
+        settings,
+        database=database,
+        cache=counting_redis(settings.redis_url),
+        sqs=lambda: queues.sqs,
     )
+    webhooks.module.root.override(counting)
     sqs_calls: list[str] = []
     queues.sqs.meta.events.register(
         "before-call.sqs.*", lambda model, **_: sqs_calls.append(model.name)
@@ -296,4 +297,4 @@ def test_round_trips_per_receipt(
     # with a callback due: its SendMessageBatch and the UPDATE marking it enqueued
     assert (cost["redis_round_trips"], cost["pg_statements"]) == (1, 2)
     assert sqs_calls == ["SendMessageBatch"]
-    database.close()
+    counting.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg2
 import pytest
-from dispatch_helpers import Dispatch, make_service, queue_message, rows
+from dispatch_helpers import Dispatch, make_root, queue_message, rows
 from support import Queues, verify_callback
 from webhooks_helpers import (
     SECRET,
@@ -200,7 +200,7 @@ def test_simulator_receipt_racing_dispatch_end_to_end(
         # Given one batch: a message on alpha (instant receipt), one on slow beta
         fast = queue_message(client_id, providers=["alpha"], callback_url=receiver.url)
         slow = queue_message(client_id, providers=["beta"])
-        dispatch = Dispatch(queues, make_service(cb_settings, queues.sqs))
+        dispatch = Dispatch(queues, make_root(cb_settings, queues.sqs))
         for m in (fast, slow):
             dispatch.enqueue(m)
         # When it is dispatched

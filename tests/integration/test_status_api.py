@@ -11,14 +11,14 @@ from chalice.test import Client
 from ingress_helpers import Ingress, Reply, assert_error, sms
 from support import load_function_app
 
-from smsgw.ingress.bootstrap import build_ingress_service
-from smsgw.status.bootstrap import build_status_service
+from smsgw.bootstrap.ingress import IngressRoot
+from smsgw.bootstrap.webhooks import WebhooksRoot
 
 
 class StatusApi:
     def __init__(self, settings: Any) -> None:
         module = load_function_app("webhooks")
-        module._service = build_status_service(settings)
+        module.root.override(WebhooksRoot(settings))
         self.client = Client(module.app)
 
     def get(self, path: str, api_key: str | None) -> Reply:
@@ -34,7 +34,7 @@ def api(settings: Any) -> StatusApi:
 
 @pytest.fixture
 def ingress(settings: Any) -> Ingress:
-    return Ingress(build_ingress_service(settings))
+    return Ingress(IngressRoot(settings))
 
 
 @pytest.fixture

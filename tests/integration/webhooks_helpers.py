@@ -24,8 +24,8 @@ from chalice.test import Client
 from ingress_helpers import Reply
 from support import Queues, load_function_app, sqs_event
 
+from smsgw.bootstrap.webhooks import WebhooksRoot
 from smsgw.config import Settings
-from smsgw.status.bootstrap import WebhooksRoot
 
 SECRET = "sim-secret-alpha"
 
@@ -98,13 +98,9 @@ class Webhooks:
     def use_settings(self, settings: Settings, *, jitter: bool = False) -> None:
         """Rebuild every part from these settings (retry jitter off unless asked)."""
         self.settings = settings
-        self.root = WebhooksRoot(settings)
+        self.root = WebhooksRoot(settings, callback_jitter=jitter)
         self._roots.append(self.root)
-        self.root.callbacks._jitter = jitter
-        self.module._service = self.root.status
-        self.module._receipts = self.root.receipts
-        self.module._callbacks = self.root.callbacks
-        self.module._relay = self.root.relay
+        self.module.root.override(self.root)
 
     def post_receipt(self, provider: str, body: bytes, headers: dict[str, str]) -> Reply:
         with self._lock:
@@ -147,10 +143,9 @@ class Webhooks:
         return dict(response.payload)
 
     def close(self) -> None:
-        for name in ("_service", "_receipts", "_callbacks", "_relay"):
-            setattr(self.module, name, None)
+        self.module.root.override(None)
         for root in self._roots:
-            root.database.close()
+            root.close()
 
 
 @dataclass

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from smsgw.dispatch.backoff import SQS_MAX_VISIBILITY_SECONDS, retry_delay_seconds
+from smsgw.sqs.backoff import SQS_MAX_VISIBILITY_SECONDS, retry_delay_seconds
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from smsgw.callbacks.message import CallbackEvent, CallbackMessage, rfc3339
+from smsgw.callbacks.message import CallbackEvent, CallbackMessage
 from smsgw.callbacks.outbox import OutboxRow
 from smsgw.callbacks.signing import signature_header
 from smsgw.callbacks.target import (
@@ -19,6 +19,7 @@ from smsgw.callbacks.target import (
     Resolver,
     resolve_target,
 )
+from smsgw.domain.timestamps import rfc3339
 
 
 def resolving_to(*addresses: str) -> Resolver:

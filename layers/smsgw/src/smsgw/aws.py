@@ -10,16 +10,26 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-_clients: dict[tuple[str, str, int, float], Any] = {}
+_clients: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
 
 
-def aws_client(service: str, region: str, *, max_attempts: int = 2, timeout: float = 5.0) -> Any:
-    """A shared client per (service, region, retry and timeout settings).
+def aws_client(
+    service: str,
+    region: str,
+    *,
+    max_attempts: int = 2,
+    timeout: float = 5.0,
+    endpoint_url: str | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> Any:
+    """A shared client per (service, region, retry, timeout and endpoint settings).
 
     ``max_attempts`` counts the first try: provider adapters pass 1, since failover
-    and retries belong to dispatch, not to botocore."""
-    key = (service, region, max_attempts, timeout)
+    and retries belong to dispatch, not to botocore. ``endpoint_url`` and
+    ``credentials`` (key id, secret) are for tools pointed at LocalStack; functions
+    leave them to boto3's own configuration."""
+    key = (service, region, max_attempts, timeout, endpoint_url, credentials)
     client = _clients.get(key)
     if client is None:
         with _lock:
@@ -28,15 +38,23 @@ def aws_client(service: str, region: str, *, max_attempts: int = 2, timeout: flo
                 import boto3
                 from botocore.config import Config
 
+                extra: dict[str, str] = {}
+                if credentials is not None:
+                    extra = {
+                        "aws_access_key_id": credentials[0],
+                        "aws_secret_access_key": credentials[1],
+                    }
                 client = boto3.client(
                     service,
                     region_name=region,
+                    endpoint_url=endpoint_url,
                     config=Config(
                         connect_timeout=min(2.0, timeout),
                         read_timeout=timeout,
                         retries={"max_attempts": max_attempts, "mode": "standard"},
                         max_pool_connections=20,
                     ),
+                    **extra,
                 )
                 _clients[key] = client
     return client

@@ -1,7 +1,7 @@
 """Redis: the connection factory and the name of every key the gateway uses.
 
-All keys live under one prefix. Keys that ingress touches in its single Lua call are
-built here too, so the script and the Python code cannot drift apart.
+All keys live under one prefix, and every key name exists here only: the Lua scripts
+get theirs from this class (as KEYS, or a layout's parts in ARGV).
 """
 
 from __future__ import annotations
@@ -68,5 +68,8 @@ class Keys:
         """Hash with smoothed success rate and latency, for smart selection."""
         return f"{self.prefix}:pstats:{provider}"
 
-    def circuit_open_pattern(self) -> str:
-        return f"{self.prefix}:circuit:*:open"
+    def circuit_open_affixes(self) -> tuple[str, str]:
+        """Head and tail of a circuit-open key, for a Lua script that builds the key
+        of a provider it finds at run time: head .. name .. tail."""
+        head, _, tail = self.circuit_open("\x00").partition("\x00")
+        return head, tail

@@ -1,6 +1,6 @@
 """The one map from gateway errors to HTTP responses.
 
-The error codes and their statuses are one contract (ARCHITECTURE.md, "HTTP API")
+The error codes and their statuses are one contract (docs/architecture.md, "Errors")
 that every API function answers with, so the map lives once here rather than as a
 copy per function. The body is always
 ``{"error_code", "message", "details", "tracking_id", "timestamp"}``.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from smsgw.domain.timestamps import rfc3339
 from smsgw.errors import GatewayError, QuotaExceededError, ServiceUnavailableError
 
 STATUS_BY_CODE: dict[str, int] = {
@@ -51,7 +52,7 @@ def error_response(
         "message": message,
         "details": details or {},
         "tracking_id": tracking_id,
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": rfc3339(datetime.now(UTC)),
     }
     all_headers = {"Content-Type": "application/json"}
     all_headers.update(headers or {})

@@ -17,10 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Final
-
-from pydantic import ValidationError
 
 from smsgw.callbacks.http import CallbackPoster
 from smsgw.callbacks.message import CallbackMessage
@@ -34,44 +31,29 @@ from smsgw.callbacks.target import (
     system_resolver,
 )
 from smsgw.config import Settings
-from smsgw.db.connection import Database
-from smsgw.dispatch.backoff import retry_delay_seconds
 from smsgw.observability import MetricUnit, logger, metrics
-from smsgw.sqs_visibility import change_visibility
+from smsgw.sqs.backoff import retry_delay_seconds
+from smsgw.sqs.batch import BatchResult
+from smsgw.sqs.records import Received, decode_batch
 
 USER_AGENT: Final = "smsgw-callbacks/1"
 
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    message_id: str
-    receipt_handle: str
-    receive_count: int
-    message: CallbackMessage
-
-    @property
-    def event_id(self) -> str:
-        return self.message.event.event_id
+type Job = Received[CallbackMessage]
 
 
-@dataclass(slots=True)
-class _Batch:
-    failures: list[str] = field(default_factory=list)
-    visibility: list[tuple[str, int]] = field(default_factory=list)
-    results: list[AttemptResult] = field(default_factory=list)
-
-    def fail(self, job: Job, seconds: int) -> None:
-        self.failures.append(job.message_id)
-        if job.receipt_handle:
-            self.visibility.append((job.receipt_handle, seconds))
+def decode_callback_message(body: str) -> CallbackMessage:
+    message = CallbackMessage.from_body(body)
+    uuid.UUID(message.client_id)
+    uuid.UUID(message.event.event_id)
+    return message
 
 
 class CallbackDelivery:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
-        sqs_client_getter: Callable[[], Any],
+        store: CallbackStore,
+        sqs_client: Callable[[], Any],
         *,
         poster: CallbackPoster | None = None,
         resolver: Resolver = system_resolver,
@@ -80,8 +62,8 @@ class CallbackDelivery:
         jitter: bool = True,
     ) -> None:
         self._settings = settings
-        self._store = CallbackStore(db)
-        self._sqs = sqs_client_getter
+        self._store = store
+        self._sqs = sqs_client
         self._poster = poster or CallbackPoster(settings.callback_timeout_seconds)
         self._resolver = resolver
         self._clock = clock
@@ -90,61 +72,46 @@ class CallbackDelivery:
         self._rng = random.Random()  # noqa: S311 - jitter needs spread, not secrecy
 
     def handle_batch(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        batch = _Batch()
-        jobs = [job for job in (self._parse(r, batch) for r in records) if job is not None]
+        batch = BatchResult()
+        jobs = decode_batch(records, decode_callback_message, batch)
         if jobs:
             self._deliver_all(jobs, batch)
-        change_visibility(self._sqs, self._settings.callbacks_queue_url, batch.visibility)
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in batch.failures]}
+        return batch.finish(self._sqs, self._settings.callbacks_queue_url)
 
-    def _parse(self, record: Mapping[str, Any], batch: _Batch) -> Job | None:
-        message_id = str(record.get("messageId", ""))
+    def _deliver_all(self, jobs: list[Job], batch: BatchResult) -> None:
         try:
-            message = CallbackMessage.from_body(str(record.get("body", "")))
-            uuid.UUID(message.client_id)
-            uuid.UUID(message.event.event_id)
-            receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
-        except (ValidationError, ValueError, TypeError):
-            # Reported on every receive, so SQS ends it in the DLQ for an operator.
-            logger.error("malformed callback message", extra={"message_id": message_id})
-            batch.failures.append(message_id)
-            return None
-        return Job(message_id, str(record.get("receiptHandle", "")), receive_count, message)
-
-    def _deliver_all(self, jobs: list[Job], batch: _Batch) -> None:
-        try:
-            known = self._store.lookup([(j.event_id, j.message.client_id) for j in jobs])
+            known = self._store.lookup([(_event_id(j), j.message.client_id) for j in jobs])
         except Exception as exc:  # noqa: BLE001 - nothing sent: all come back later
             logger.error("callback lookup failed", extra={"error_type": type(exc).__name__})
             for job in jobs:
                 batch.fail(job, self._delay(job))
             return
         to_send: list[tuple[Job, str]] = []
+        results: list[AttemptResult] = []
         for job in jobs:
-            delivery = known.get(job.event_id, Delivery(None, None))
+            delivery = known.get(_event_id(job), Delivery(None, None))
             if delivery.state == "delivered":
                 continue  # a second copy (the relay re-sent it): acknowledged
             # A "failed" one is tried again: it is an operator's redrive from the DLQ.
             if delivery.signing_secret is None:
-                self._finish(
-                    job, AttemptResult(job.event_id, "failed", error="client_unknown"), batch
-                )
+                unknown = AttemptResult(_event_id(job), "failed", error="client_unknown")
+                results.append(self._finish(job, unknown, batch))
                 continue
             to_send.append((job, delivery.signing_secret))
         workers = max(1, min(len(to_send), self._max_workers))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="callback") as pool:
             attempts = list(pool.map(lambda pair: self._attempt(*pair), to_send))
         for (job, _), attempt in zip(to_send, attempts, strict=True):
-            self._finish(job, attempt, batch)
+            results.append(self._finish(job, attempt, batch))
         try:
-            self._store.record(batch.results)
+            self._store.record(results)
         except Exception as exc:  # noqa: BLE001 - the POSTs happened; SQS still decides
             logger.warning(
                 "callback outcomes not recorded", extra={"error_type": type(exc).__name__}
             )
 
     def _attempt(self, job: Job, secret: str) -> AttemptResult:
-        event_id = job.event_id
+        event_id = _event_id(job)
         settings = self._settings
         try:
             target = resolve_target(
@@ -172,16 +139,18 @@ class CallbackDelivery:
             return AttemptResult(event_id, "delivered", status)
         return AttemptResult(event_id, "retry", status, f"http_{status}")
 
-    def _finish(self, job: Job, attempt: AttemptResult, batch: _Batch) -> None:
+    def _finish(self, job: Job, attempt: AttemptResult, batch: BatchResult) -> AttemptResult:
+        """The attempt as recorded (a retry on the last receive is a failure), with
+        the record reported failed where SQS should bring it back."""
         log = {
-            "event_id": job.event_id,
+            "event_id": _event_id(job),
             "correlation_id": job.message.event.tracking_id,
             "receive_count": job.receive_count,
             "http_status": attempt.http_status,
             "error": attempt.error,
         }
         if attempt.result == "retry" and job.receive_count >= self._max_receives:
-            attempt = AttemptResult(job.event_id, "failed", attempt.http_status, attempt.error)
+            attempt = AttemptResult(attempt.event_id, "failed", attempt.http_status, attempt.error)
             logger.warning("callback failed on its last try; to the DLQ", extra=log)
             metrics.add_metric("CallbacksFailed", MetricUnit.Count, 1)
             batch.fail(job, 0)  # SQS moves it to the DLQ at the next receive
@@ -195,7 +164,7 @@ class CallbackDelivery:
         else:
             logger.info("callback delivered", extra=log)
             metrics.add_metric("CallbacksDelivered", MetricUnit.Count, 1)
-        batch.results.append(attempt)
+        return attempt
 
     @property
     def _max_receives(self) -> int:
@@ -212,3 +181,7 @@ class CallbackDelivery:
         if not self._jitter or delay < 2:
             return delay
         return delay // 2 + self._rng.randint(0, delay - delay // 2)
+
+
+def _event_id(job: Job) -> str:
+    return job.message.event.event_id

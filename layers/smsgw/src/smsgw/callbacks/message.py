@@ -8,7 +8,6 @@ DLQ (which operators can read) never hold one.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -48,11 +47,3 @@ class CallbackMessage(BaseModel):
     @classmethod
     def from_body(cls, body: str) -> CallbackMessage:
         return cls.model_validate_json(body)
-
-
-def rfc3339(value: datetime | str) -> str:
-    """UTC with milliseconds and a Z, as everywhere in the API."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")

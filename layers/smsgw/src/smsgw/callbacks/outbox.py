@@ -18,11 +18,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Final
 
-from smsgw.callbacks.message import CallbackEvent, CallbackMessage, rfc3339
+from smsgw.callbacks.message import CallbackEvent, CallbackMessage
 from smsgw.db.connection import Database
 from smsgw.db.status_sql import CALLBACK_SQL
+from smsgw.domain.timestamps import rfc3339
 from smsgw.observability import MetricUnit, logger, metrics
-from smsgw.sqs_visibility import SQS_BATCH_LIMIT  # SendMessageBatch's limit too
+from smsgw.sqs.visibility import SQS_BATCH_LIMIT  # SendMessageBatch's limit too
 
 # What every statement that writes or picks outbox rows returns for the relay.
 RELAY_COLUMNS: Final = (

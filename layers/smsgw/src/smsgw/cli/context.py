@@ -10,9 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from smsgw.aws import aws_client
+from smsgw.bootstrap.resources import Resources
 from smsgw.config import Settings
 from smsgw.db.connection import Database
-from smsgw.redis_store import Keys, connect_redis
 
 LOCAL_AWS_ENDPOINT: Final = "http://127.0.0.1:4566"
 OUTBOUND_QUEUE_NAME: Final = "smsgw-outbound"
@@ -21,31 +22,24 @@ DLQ_NAME: Final = "smsgw-outbound-dlq"
 DLQ_URL_VAR: Final = "OUTBOUND_DLQ_URL"
 
 
-class Context:
+class Context(Resources):
+    """The CLI's composition root: the functions' shared resources, built from the
+    environment (no Secrets Manager: operators bring their own credentials)."""
+
+    application_name = "smsgw-cli"
+
     def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(Settings.from_env(environ))
         self.environ = environ
-        self.settings = Settings.from_env(environ)
-        self.keys = Keys(self.settings.redis_prefix)
-        self._db: Database | None = None
-        self._redis: redis.Redis | None = None
-        self._sqs: Any = None
         self._queue_urls: dict[str, str] = {}
 
     @property
     def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(
-                self.settings.database_url,
-                connect_timeout=self.settings.database_connect_timeout,
-                application_name="smsgw-cli",
-            )
-        return self._db
+        return self.database
 
     @property
     def redis(self) -> redis.Redis:
-        if self._redis is None:
-            self._redis = connect_redis(self.settings)
-        return self._redis
+        return self.cache
 
     @property
     def aws_endpoint(self) -> str | None:
@@ -56,29 +50,17 @@ class Context:
             return LOCAL_AWS_ENDPOINT
         return value or None
 
-    @property
     def sqs(self) -> Any:
-        if self._sqs is None:
-            import boto3
-            from botocore.config import Config
-
-            credentials: dict[str, str] = {}
-            has_own = "AWS_ACCESS_KEY_ID" in self.environ or "AWS_PROFILE" in self.environ
-            if self.aws_endpoint is not None and not has_own:
-                # LocalStack accepts any credentials; these keep boto3 from searching.
-                credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-            self._sqs = boto3.client(
-                "sqs",
-                region_name=self.settings.aws_region,
-                endpoint_url=self.aws_endpoint,
-                config=Config(
-                    connect_timeout=2,
-                    read_timeout=10,  # above the long-poll wait of peeks
-                    retries={"max_attempts": 2, "mode": "standard"},
-                ),
-                **credentials,
-            )
-        return self._sqs
+        has_own = "AWS_ACCESS_KEY_ID" in self.environ or "AWS_PROFILE" in self.environ
+        # LocalStack accepts any credentials; these keep boto3 from searching.
+        local = self.aws_endpoint is not None and not has_own
+        return aws_client(
+            "sqs",
+            self.settings.aws_region,
+            timeout=10,  # above the long-poll wait of peeks
+            endpoint_url=self.aws_endpoint,
+            credentials=("test", "test") if local else None,
+        )
 
     def outbound_url(self) -> str:
         return self._queue_url(self.settings.outbound_queue_url, OUTBOUND_QUEUE_NAME)
@@ -90,14 +72,8 @@ class Context:
         if given:
             return given
         if name not in self._queue_urls:
-            self._queue_urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            self._queue_urls[name] = self.sqs().get_queue_url(QueueName=name)["QueueUrl"]
         return self._queue_urls[name]
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-        if self._redis is not None:
-            self._redis.close()
 
 
 def safe_url(url: str) -> str:

@@ -13,8 +13,9 @@ from smsgw.cli.context import Context
 from smsgw.cli.output import emit_json, fields, table
 from smsgw.domain.phone import mask_phone
 from smsgw.domain.status import MessageStatus
+from smsgw.domain.timestamps import rfc3339, rfc3339_or_none
+from smsgw.messages.read_model import MessageDetail, MessageSummary
 from smsgw.operations import messages
-from smsgw.status.service import iso
 
 
 def register(commands: Subparsers) -> None:
@@ -36,8 +37,7 @@ def register(commands: Subparsers) -> None:
 
 
 def show_cmd(ctx: Context, args: argparse.Namespace) -> int:
-    row = messages.get_message(ctx.db, args.tracking_id)
-    view = _view(row, args.reveal)
+    view = _view(messages.show_message(ctx.db, args.tracking_id), args.reveal)
     if args.json:
         emit_json(view)
         return 0
@@ -87,10 +87,10 @@ def show_cmd(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def list_cmd(ctx: Context, args: argparse.Namespace) -> int:
-    rows = messages.list_messages(
+    found = messages.recent_messages(
         ctx.db, client_id=args.client, status=args.status, limit=args.limit
     )
-    items = [_summary(row, args.reveal) for row in rows]
+    items = [_summary(message, args.reveal) for message in found]
     if args.json:
         emit_json({"messages": items})
         return 0
@@ -110,34 +110,57 @@ def _phone(number: str, reveal: bool) -> str:
     return number if reveal else mask_phone(number)
 
 
-def _summary(row: dict[str, Any], reveal: bool) -> dict[str, Any]:
+def _summary(message: MessageSummary, reveal: bool) -> dict[str, Any]:
     return {
-        "tracking_id": row["tracking_id"],
-        "client_id": row["client_id"],
-        "client_name": row["client_name"],
-        "status": row["status"],
-        "to": _phone(row["to_number"], reveal),
-        "provider": row["provider"],
-        "error_code": row["error_code"],
-        "attempts": row["attempts"],
-        "created_at": iso(row["accepted_at"]),
+        "tracking_id": message.tracking_id,
+        "client_id": message.client_id,
+        "client_name": message.client_name,
+        "status": message.status,
+        "to": _phone(message.to, reveal),
+        "provider": message.provider,
+        "error_code": message.error_code,
+        "attempts": message.attempts,
+        "created_at": rfc3339(message.accepted_at),
     }
 
 
-def _view(row: dict[str, Any], reveal: bool) -> dict[str, Any]:
+def _view(found: MessageDetail, reveal: bool) -> dict[str, Any]:
+    message = found.message
     return {
-        **_summary(row, reveal),
-        "from": row["sender"],
-        "reference": row["reference"],
-        "segments": row["segments"],
-        "encoding": row["encoding"],
-        "providers": list(row["requested_providers"]),
-        "provider_message_id": row["provider_message_id"],
-        "error_message": row["error_message"],
-        "receive_count": row["receive_count"],
-        "updated_at": iso(row["updated_at"]),
-        "sent_at": iso(row["sent_at"]),
-        "final_at": iso(row["final_at"]),
-        "timeline": [{**e, "occurred_at": iso(e["occurred_at"])} for e in row["events"]],
-        "attempt_log": [{**a, "attempted_at": iso(a["attempted_at"])} for a in row["attempt_log"]],
+        **_summary(message, reveal),
+        "from": message.sender,
+        "reference": message.reference,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "providers": list(message.requested_providers),
+        "provider_message_id": message.provider_message_id,
+        "error_message": message.error_message,
+        "receive_count": message.receive_count,
+        "updated_at": rfc3339(message.updated_at),
+        "sent_at": rfc3339_or_none(message.sent_at),
+        "final_at": rfc3339_or_none(message.final_at),
+        "timeline": [
+            {
+                "status": e.status,
+                "provider": e.provider,
+                "raw_code": e.raw_code,
+                "error_code": e.error_code,
+                "detail": e.detail,
+                "is_final": e.is_final,
+                "occurred_at": rfc3339(e.occurred_at),
+            }
+            for e in found.timeline
+        ],
+        "attempt_log": [
+            {
+                "receive_count": a.receive_count,
+                "provider": a.provider,
+                "outcome": a.outcome,
+                "error_code": a.error_code,
+                "raw_code": a.raw_code,
+                "latency_ms": a.latency_ms,
+                "attempted_at": rfc3339(a.attempted_at),
+            }
+            for a in found.attempt_log
+        ],
     }

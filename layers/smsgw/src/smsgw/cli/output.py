@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from smsgw.status.service import iso
+from smsgw.domain.timestamps import rfc3339, rfc3339_or_none
 
 
 def emit_json(data: Any) -> None:
@@ -21,7 +21,7 @@ def emit_json(data: Any) -> None:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return iso(value)
+        return rfc3339(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
@@ -49,7 +49,7 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return iso(value) or "-"
+        return rfc3339_or_none(value) or "-"
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, list | tuple):

@@ -55,7 +55,7 @@ def register(commands: Subparsers) -> None:
 
 
 def queues_cmd(ctx: Context, args: argparse.Namespace) -> int:
-    sqs = ctx.sqs
+    sqs = ctx.sqs()
     now = datetime.now(UTC)
     report: list[dict[str, Any]] = []
     for role, url in (("outbound", ctx.outbound_url()), ("dlq", ctx.dlq_url())):
@@ -104,7 +104,7 @@ def _oldest(queue: dict[str, Any]) -> str:
 
 
 def peek_cmd(ctx: Context, args: argparse.Namespace) -> int:
-    peeked = queues.peek(ctx.sqs, ctx.dlq_url(), args.limit)
+    peeked = queues.peek(ctx.sqs(), ctx.dlq_url(), args.limit)
     states = message_states(ctx.db, [m.tracking_id for m in peeked if m.tracking_id])
     now = datetime.now(UTC)
     items = []
@@ -140,7 +140,7 @@ def peek_cmd(ctx: Context, args: argparse.Namespace) -> int:
 
 def redrive_cmd(ctx: Context, args: argparse.Namespace) -> int:
     result = redrive(
-        ctx.sqs,
+        ctx.sqs(),
         ctx.db,
         dlq_url=ctx.dlq_url(),
         outbound_url=ctx.outbound_url(),

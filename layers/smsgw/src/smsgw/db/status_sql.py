@@ -40,7 +40,3 @@ CALLBACK_SQL: Final = in_list(CALLBACK_STATUSES)
 # (provider, provider message id): dispatch recording the id and a receipt for it.
 # The migrations' single-key lock lives in a different key space.
 RECEIPT_LOCK_SPACE: Final = 7243092
-
-
-def receipt_lock_key(provider_expr: str, message_id_expr: str) -> str:
-    return f"hashtext({provider_expr} || '/' || {message_id_expr})"

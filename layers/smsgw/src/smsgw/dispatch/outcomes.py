@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from smsgw.dispatch.records import QueueRecord
@@ -28,7 +28,6 @@ class BatchTally:
     sent: int = 0
     failed: int = 0
     dlq_moves: int = 0
-    provider_failures: Counter[str] = field(default_factory=Counter)
 
     def emit(self) -> None:
         if self.sent:

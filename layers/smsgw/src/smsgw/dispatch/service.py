@@ -20,35 +20,24 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
-import redis
-
 from smsgw.callbacks.outbox import OutboxRelay
 from smsgw.config import Settings
-from smsgw.db.connection import Database
-from smsgw.dispatch.backoff import SQS_MAX_VISIBILITY_SECONDS, retry_delay_seconds
 from smsgw.dispatch.circuit import HealthStore, ProviderCall, ProviderHealth
 from smsgw.dispatch.outcomes import RETRIES_EXHAUSTED, BatchTally, decide, emit_call_metrics
-from smsgw.dispatch.records import (
-    BatchResult,
-    MalformedRecord,
-    QueueRecord,
-    log_malformed,
-    parse_record,
-)
+from smsgw.dispatch.records import QueueRecord, parse_batch, settle_duplicates
 from smsgw.dispatch.registry_view import RegistryView
-from smsgw.dispatch.repository import Claim, ClaimState, DispatchRepository, Outcome, RecordedBatch
+from smsgw.dispatch.repository import Claim, DispatchRepository, Outcome, RecordedBatch
 from smsgw.dispatch.routing import plan_route
 from smsgw.dispatch.sender import SendReport, send_with_failover
+from smsgw.dispatch.triage import Verdict, triage
 from smsgw.domain.phone import mask_phone
 from smsgw.domain.status import MessageStatus
 from smsgw.errors import DependencyError
 from smsgw.observability import MetricUnit, logger, metrics
-from smsgw.providers.base import ProviderError, SmsProvider
+from smsgw.providers.base import ProviderError
 from smsgw.providers.registry import ProviderInfo
-from smsgw.redis_store import Keys
-from smsgw.sqs_visibility import change_visibility
-
-ProviderFactory = Callable[[ProviderInfo, Settings], SmsProvider]
+from smsgw.sqs.backoff import retry_delay_seconds
+from smsgw.sqs.batch import BatchResult
 
 RECORD_TRIES: Final = 3
 
@@ -57,27 +46,22 @@ class DispatchService:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
-        redis_client: redis.Redis,
-        provider_factory: ProviderFactory,
-        sqs_client_getter: Callable[[], Any],
         *,
+        repository: DispatchRepository,
+        relay: OutboxRelay,
+        registry: RegistryView,
+        health: HealthStore,
+        sqs_client: Callable[[], Any],
         max_workers: int = 10,
         send_budget_seconds: float = 20.0,
         retry_jitter: bool = True,
     ) -> None:
         self._settings = settings
-        self._relay = OutboxRelay(
-            db,
-            sqs_client_getter,
-            settings.callbacks_queue_url,
-            settings.callback_relay_lease_seconds,
-        )
-        self._repo = DispatchRepository(db, self._relay.limit, self._relay.lease_seconds)
-        keys = Keys(settings.redis_prefix)
-        self._registry = RegistryView(db, redis_client, keys, settings, provider_factory)
-        self._health = HealthStore(redis_client, keys, settings)
-        self._sqs = sqs_client_getter
+        self._repo = repository
+        self._relay = relay
+        self._registry = registry
+        self._health = health
+        self._sqs = sqs_client
         self._max_workers = max_workers
         # Sends must end in time to record them before the function times out.
         self._send_budget = send_budget_seconds
@@ -86,35 +70,16 @@ class DispatchService:
     def handle_batch(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         batch = BatchResult()
         started = time.monotonic()
-        queued = self._parse(records, batch)
-        if queued:
-            self._dispatch(queued, batch, started)
-        acknowledged_copies = batch.settle_duplicates(self._settings.dispatch_lease_seconds)
+        parsed = parse_batch(records, batch)
+        if parsed.unique:
+            self._dispatch(parsed.unique, batch, started)
+        lease = self._settings.dispatch_lease_seconds
+        acknowledged_copies = settle_duplicates(batch, parsed.duplicates, lease)
         if acknowledged_copies:
             metrics.add_metric("Redelivered", MetricUnit.Count, acknowledged_copies)
-        change_visibility(self._sqs, self._settings.outbound_queue_url, batch.visibility)
-        return batch.response()
+        return batch.finish(self._sqs, self._settings.outbound_queue_url)
 
     # -- steps -------------------------------------------------------------------------
-
-    def _parse(self, records: Sequence[Mapping[str, Any]], batch: BatchResult) -> list[QueueRecord]:
-        unique: dict[str, QueueRecord] = {}
-        for raw in records:
-            try:
-                record = parse_record(raw)
-            except MalformedRecord as exc:
-                log_malformed(raw, exc)
-                metrics.add_metric("MalformedMessages", MetricUnit.Count, 1)
-                batch.failures.append(str(raw.get("messageId", "")))
-                continue
-            tracking_id = record.message.tracking_id
-            if tracking_id in unique:
-                # The same message queued twice (an enqueue retried after a timeout).
-                logger.info("duplicate in batch", extra={"correlation_id": tracking_id})
-                batch.duplicates.append((record, unique[tracking_id].message_id))
-                continue
-            unique[tracking_id] = record
-        return list(unique.values())
 
     def _dispatch(self, queued: list[QueueRecord], batch: BatchResult, started: float) -> None:
         registry, redis_up = self._registry.load()
@@ -154,22 +119,22 @@ class DispatchService:
 
     def _triage(self, record: QueueRecord, claim: Claim | None, batch: BatchResult) -> bool:
         """True when this receive must send the message; else settle the record."""
-        tracking_id = record.message.tracking_id
-        log = {"correlation_id": tracking_id, "receive_count": record.receive_count}
-        if claim is not None and claim.state is ClaimState.CLAIMED:
+        decision = triage(claim, self._settings.dispatch_lease_seconds)
+        log = {"correlation_id": record.message.tracking_id, "receive_count": record.receive_count}
+        if decision.verdict is Verdict.SEND:
             return True
-        if claim is not None and claim.state is ClaimState.DONE:
-            logger.info("already handled; acknowledged", extra={**log, "status": claim.status})
+        if decision.verdict is Verdict.ACKNOWLEDGE:
+            status = claim.status if claim is not None else None
+            logger.info("already handled; acknowledged", extra={**log, "status": status})
             metrics.add_metric("Redelivered", MetricUnit.Count, 1)
-        elif claim is not None and claim.state is ClaimState.ORPHAN:
+        elif decision.verdict is Verdict.DEAD:
             logger.error("message of an unknown client; it will end in the DLQ", extra=log)
             batch.fail(record)
         else:
-            # Another receive is sending it: look again when its lease has run out.
-            wait = claim.lease_remaining_seconds if claim else 0
-            wait = wait or self._settings.dispatch_lease_seconds
-            logger.info("being sent by another receive", extra={**log, "retry_in": wait})
-            batch.fail(record, min(wait + 1, SQS_MAX_VISIBILITY_SECONDS))
+            logger.info(
+                "being sent by another receive", extra={**log, "retry_in": decision.retry_in}
+            )
+            batch.fail(record, decision.retry_in)
         return False
 
     def _send_all(

@@ -34,9 +34,3 @@ _RANK: dict[MessageStatus, int] = {
 FINAL_STATUSES = frozenset(
     {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
 )
-
-
-def can_transition(current: MessageStatus, new: MessageStatus) -> bool:
-    """Statuses only move forward: a late ``sent`` never overwrites ``delivered``,
-    and nothing leaves a final status."""
-    return new.rank > current.rank

@@ -1,23 +1,27 @@
 """The Redis side of ingress: one script call admits or refuses a request.
 
-Also the read-through cache of API keys (PostgreSQL behind Redis) and the rebuild of
-a lost provider registry; both are rare paths that cost a second round trip.
+The API key is checked inside the same call (the cached record, see ``smsgw.auth``);
+filling that cache from PostgreSQL and rebuilding a lost provider registry are the
+rare paths that cost more round trips.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from smsgw.clients import API_KEY_MAX_LENGTH, ClientRecord, find_client_by_key_hash, hash_api_key
+from smsgw.auth.authenticator import ApiKeyAuthenticator
+from smsgw.auth.keys import ClientRecord
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.errors import (
     AllProvidersDisabledError,
     DependencyError,
+    GatewayError,
     IdempotencyInProgressError,
     IdempotencyKeyReusedError,
     NoProviderAvailableError,
@@ -26,11 +30,10 @@ from smsgw.errors import (
     UnknownProviderError,
 )
 from smsgw.ingress.scripts import ADMIT, RELEASE
-from smsgw.providers.registry import ensure_registry
+from smsgw.providers.registry import META_FIELD, ensure_registry
 from smsgw.redis_store import Keys
 
 QUOTA_KEY_TTL_SECONDS = 2 * 86_400  # a day's counter outlives its day, then goes
-NEGATIVE_CACHE_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +52,24 @@ class Admission:
 
 
 class IngressGate:
-    def __init__(self, client: redis.Redis, keys: Keys, db: Database, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        db: Database,
+        settings: Settings,
+        authenticator: ApiKeyAuthenticator,
+    ) -> None:
         self._redis = client
         self._keys = keys
         self._db = db
         self._settings = settings
+        self._auth = authenticator
         self._admit = client.register_script(ADMIT)
         self._release = client.register_script(RELEASE)
 
     def authenticate(self, api_key: str | None) -> ClientRecord:
-        reply = self._run(api_key, ["auth", "", "", "[]", "0", "", "0", "0", "", "", "0"])
-        return reply.client
+        return self._auth.authenticate(api_key)
 
     def admit(
         self,
@@ -73,22 +83,35 @@ class IngressGate:
         tracking_id: str,
         accepted_body: str,
     ) -> Admission:
-        return self._run(
-            api_key,
-            [
-                "admit",
-                idempotency_key or "",
+        key_hash = self._auth.key_hash(api_key)
+        circuit_head, circuit_tail = self._keys.circuit_open_affixes()
+        settings = self._settings
+
+        def attempt(client_id: str) -> list[Any]:
+            keys = [
+                self._keys.api_key(key_hash),
+                self._keys.providers,
+                self._keys.quota(client_id, day),
+                self._keys.accepted(tracking_id),
+            ]
+            if idempotency_key:
+                keys.append(self._keys.idempotency(client_id, idempotency_key))
+            args = [
+                client_id,
                 fingerprint,
                 json.dumps(providers),
-                str(segments),
-                day,
-                str(QUOTA_KEY_TTL_SECONDS),
-                str(self._settings.idempotency_lock_seconds),
-                tracking_id,
+                segments,
+                QUOTA_KEY_TTL_SECONDS,
+                settings.idempotency_lock_seconds,
                 accepted_body,
-                str(self._settings.accepted_marker_seconds),
-            ],
-        )
+                settings.accepted_marker_seconds,
+                circuit_head,
+                circuit_tail,
+                META_FIELD,
+            ]
+            return list(self._call(self._admit, keys, args))
+
+        return self._run(key_hash, attempt)
 
     def release(
         self,
@@ -125,17 +148,19 @@ class IngressGate:
 
     # -- internals -------------------------------------------------------------------
 
-    def _run(self, api_key: str | None, args: list[str]) -> Admission:
-        if not api_key or len(api_key) > API_KEY_MAX_LENGTH:
-            raise UnauthorizedError("a valid API-Key header is required")
-        key_hash = hash_api_key(api_key)
-        argv = [self._keys.prefix, key_hash, *args]
+    def _run(self, key_hash: str, attempt: Callable[[str], list[Any]]) -> Admission:
+        client_id = self._auth.owner(key_hash)
+        if client_id is None:
+            client_id = self._owner_from_cache(key_hash)
         # At most one cache fill and one registry rebuild, then the verdict stands.
         for _ in range(3):
-            reply = list(self._call(self._admit, [], argv))
+            reply = attempt(client_id)
             verdict = _text(reply[0])
             if verdict == "AUTH_MISS":
-                self._cache_client(key_hash)
+                record = self._auth.refill(key_hash)
+                if record is None:
+                    raise _unauthorized()
+                client_id = record.id
                 continue
             if verdict == "REGISTRY_MISS":
                 ensure_registry(self._db, self._redis, self._keys)
@@ -143,21 +168,13 @@ class IngressGate:
             return _admission(verdict, reply)
         raise DependencyError("redis", "cache entries vanished while admitting a request")
 
-    def _cache_client(self, key_hash: str) -> None:
-        record = find_client_by_key_hash(self._db, key_hash)
-        cache_key = self._keys.api_key(key_hash)
-        try:
-            if record is None:
-                self._redis.set(cache_key, "-", ex=NEGATIVE_CACHE_SECONDS)
-                return
-            ttl = self._settings.api_key_cache_seconds
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.set(cache_key, record.to_json(), ex=ttl)
-            pipe.sadd(self._keys.client_keys(record.id), cache_key)
-            pipe.expire(self._keys.client_keys(record.id), ttl * 2)
-            pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+    def _owner_from_cache(self, key_hash: str) -> str:
+        """First request with this key in this environment: read (or fill) its cached
+        record to learn the client id the admission keys are named with."""
+        record = self._auth.lookup(key_hash)
+        if record is None:
+            raise _unauthorized()
+        return record.id
 
     @staticmethod
     def _call(script: Any, keys: list[str], args: list[Any]) -> Any:
@@ -171,13 +188,16 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _unauthorized() -> UnauthorizedError:
+    return UnauthorizedError("the API key is unknown or revoked, or the client is inactive")
+
+
 def _admission(verdict: str, reply: list[Any]) -> Admission:
     if verdict == "UNAUTHORIZED":
-        raise UnauthorizedError("the API key is unknown or revoked, or the client is inactive")
+        raise _unauthorized()
     client = ClientRecord.from_json(reply[1])
     if verdict == "OK":
-        used = int(_text(reply[2])) if len(reply) > 2 else None
-        return Admission(client, quota_used=used)
+        return Admission(client, quota_used=int(_text(reply[2])))
     if verdict == "REPLAY":
         entry = json.loads(reply[2])
         stored = StoredResponse(int(entry["status"]), entry["body"], dict(entry["headers"]))
@@ -187,7 +207,7 @@ def _admission(verdict: str, reply: list[Any]) -> Admission:
     raise _REFUSALS[verdict](reply)
 
 
-_REFUSALS: dict[str, Any] = {
+_REFUSALS: dict[str, Callable[[list[Any]], GatewayError]] = {
     "IDEM_REUSED": lambda r: IdempotencyKeyReusedError(
         "this Idempotency-Key was used with a different request body"
     ),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from smsgw.aws import aws_client
 from smsgw.domain.message import QueueMessage
 from smsgw.errors import DependencyError
 
@@ -16,15 +16,15 @@ class OutboundQueue(Protocol):
 
 
 class SqsOutboundQueue:
-    def __init__(self, queue_url: str, region: str) -> None:
+    def __init__(self, queue_url: str, sqs_client: Callable[[], Any]) -> None:
         self._queue_url = queue_url
-        self._region = region
+        self._sqs = sqs_client
 
     def send(self, message: QueueMessage) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            response = aws_client("sqs", self._region).send_message(
+            response = self._sqs().send_message(
                 QueueUrl=self._queue_url,
                 MessageBody=message.to_body(),
                 MessageAttributes={

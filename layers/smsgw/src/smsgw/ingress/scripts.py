@@ -1,16 +1,29 @@
 """Lua scripts that ingress runs in Redis (atomic, one round trip each).
 
-ADMIT does authentication, idempotency, provider checks and the quota in one call,
-so that N parallel requests with one Idempotency-Key cannot both pass, and the quota
-cannot be overspent by a race. Keys are built inside the script from the prefix and
-the client id it finds, which needs Redis without cluster mode (ElastiCache with
-cluster mode disabled, as in infra/terraform).
+ADMIT does idempotency, provider checks and the quota in one call, after checking
+the client's cached record (``smsgw.auth``), so that N parallel requests with one
+Idempotency-Key cannot both pass, and the quota cannot be overspent by a race.
+
+Every key it touches comes from ``smsgw.redis_store.Keys``: the fixed ones as KEYS,
+and the circuit-open keys of the providers it finds in the registry (names known only
+inside the script) as that layout's head and tail in ARGV. Those keys are undeclared,
+which needs Redis without cluster mode (ElastiCache with cluster mode disabled, as in
+infra/terraform).
+
+KEYS: 1 the API key's cached record, 2 the provider registry, 3 the day's quota
+counter, 4 the accepted-message marker, 5 (only with an Idempotency-Key) its entry.
+ARGV: 1 the client id the caller expects the record to name, 2 the body's
+fingerprint, 3 requested providers (JSON list), 4 segments, 5 quota counter TTL,
+6 idempotency lock TTL, 7 the 202 body (kept as the "queued" view until dispatch
+stores the message), 8 its TTL, 9 and 10 head and tail of a circuit-open key,
+11 the registry's marker field.
 
 Replies are arrays whose first element is a verdict:
-  AUTH_MISS                     the API-key hash is not cached: load it, then call again
+  AUTH_MISS                     no cached record (or one of another client): refill it,
+                                then call again
   UNAUTHORIZED                  known-unknown key, or inactive client
-  OK, client[, used]            admitted (in mode "auth": authenticated only); the
-                                accepted-message marker is written with the claim
+  OK, client, used              admitted; the accepted-message marker is written with
+                                the claim
   REPLAY, client, stored        the Idempotency-Key's stored 2xx response
   IDEM_REUSED, client           same key, different body
   IDEM_IN_PROGRESS, client      same key, first request still in flight
@@ -23,40 +36,37 @@ Replies are arrays whose first element is a verdict:
 """
 
 ADMIT = r"""
-local prefix = ARGV[1]
-local rec = redis.call('GET', prefix .. ':apikey:' .. ARGV[2])
+local rec = redis.call('GET', KEYS[1])
 if not rec then return {'AUTH_MISS'} end
 if rec == '-' then return {'UNAUTHORIZED'} end
 local client = cjson.decode(rec)
+if client.id ~= ARGV[1] then return {'AUTH_MISS'} end
 if client.active ~= true then return {'UNAUTHORIZED'} end
-if ARGV[3] == 'auth' then return {'OK', rec} end
 
-local cid = client.id
-local idem_key = false
-if ARGV[4] ~= '' then
-  idem_key = prefix .. ':idem:' .. cid .. ':' .. ARGV[4]
+local idem_key = KEYS[5]
+if idem_key then
   local existing = redis.call('GET', idem_key)
   if existing then
     local entry = cjson.decode(existing)
-    if entry.fp ~= ARGV[5] then return {'IDEM_REUSED', rec} end
+    if entry.fp ~= ARGV[2] then return {'IDEM_REUSED', rec} end
     if entry.state ~= 'done' then return {'IDEM_IN_PROGRESS', rec} end
     return {'REPLAY', rec, existing}
   end
 end
 
-local registry = prefix .. ':providers'
+local registry = KEYS[2]
+local marker = ARGV[11]
 if redis.call('EXISTS', registry) == 0 then return {'REGISTRY_MISS', rec} end
 local function usable(raw, name)
   local p = cjson.decode(raw)
-  return p.enabled == true
-    and redis.call('EXISTS', prefix .. ':circuit:' .. name .. ':open') == 0
+  return p.enabled == true and redis.call('EXISTS', ARGV[9] .. name .. ARGV[10]) == 0
 end
-local requested = cjson.decode(ARGV[6])
+local requested = cjson.decode(ARGV[3])
 if #requested == 0 then
   local all = redis.call('HGETALL', registry)
   local found = false
   for i = 1, #all, 2 do
-    if all[i] ~= '__registry__' and usable(all[i + 1], all[i]) then
+    if all[i] ~= marker and usable(all[i + 1], all[i]) then
       found = true
       break
     end
@@ -68,7 +78,7 @@ else
   local ok = 0
   for i, name in ipairs(requested) do
     local raw = entries[i]
-    if not raw or name == '__registry__' then
+    if not raw or name == marker then
       table.insert(unknown, name)
     elseif usable(raw, name) then
       ok = ok + 1
@@ -81,20 +91,18 @@ else
   end
 end
 
-local qkey = prefix .. ':quota:' .. cid .. ':' .. ARGV[8]
-local segments = tonumber(ARGV[7])
-local used = tonumber(redis.call('GET', qkey) or '0')
+local segments = tonumber(ARGV[4])
+local used = tonumber(redis.call('GET', KEYS[3]) or '0')
 if used + segments > tonumber(client.daily_quota) then
   return {'QUOTA', rec, tostring(used)}
 end
-used = redis.call('INCRBY', qkey, segments)
-redis.call('EXPIRE', qkey, tonumber(ARGV[9]))
+used = redis.call('INCRBY', KEYS[3], segments)
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
 if idem_key then
-  redis.call('SET', idem_key, cjson.encode({state = 'pending', fp = ARGV[5]}),
-             'EX', tonumber(ARGV[10]))
+  redis.call('SET', idem_key, cjson.encode({state = 'pending', fp = ARGV[2]}),
+             'EX', tonumber(ARGV[6]))
 end
-redis.call('SET', prefix .. ':accepted:' .. ARGV[11], cid .. '|' .. ARGV[12],
-           'EX', tonumber(ARGV[13]))
+redis.call('SET', KEYS[4], client.id .. '|' .. ARGV[7], 'EX', tonumber(ARGV[8]))
 return {'OK', rec, tostring(used)}
 """
 

@@ -1,6 +1,6 @@
 """Accept one SMS request: validate, admit (Redis), enqueue (SQS), answer 202.
 
-Reliability rules (ARCHITECTURE.md): 202 only after SQS accepted the message; any
+Reliability rules (docs/architecture.md): 202 only after SQS accepted the message; any
 failure after admission releases the Idempotency-Key and gives the quota back;
 Redis or SQS down -> 503, nothing half-done.
 """
@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from smsgw.domain.message import QueueMessage, new_tracking_id, utcnow
 from smsgw.domain.phone import mask_phone
@@ -21,6 +21,7 @@ from smsgw.domain.request import (
     canonical_fingerprint,
     parse_send_request,
 )
+from smsgw.domain.timestamps import rfc3339
 from smsgw.errors import (
     DependencyError,
     GatewayError,
@@ -43,7 +44,6 @@ class Accepted:
     status: int
     body: str
     headers: dict[str, str] = field(default_factory=dict)
-    replayed: bool = False
 
 
 class IngressService:
@@ -206,7 +206,7 @@ def _accepted_response(tracking_id: str, request: SendSmsRequest, now: datetime)
         "encoding": info.encoding,
         "providers": list(request.providers),
         "reference": request.reference,
-        "created_at": _iso(now),
+        "created_at": rfc3339(now),
     }
     return Accepted(
         202,
@@ -218,7 +218,7 @@ def _accepted_response(tracking_id: str, request: SendSmsRequest, now: datetime)
 def _from_stored(stored: StoredResponse) -> Accepted:
     headers = dict(stored.headers)
     headers["Idempotent-Replayed"] = "true"
-    return Accepted(stored.status, stored.body, headers, replayed=True)
+    return Accepted(stored.status, stored.body, headers)
 
 
 def _quota_error(limit: int, used: int, now: datetime, tracking_id: str) -> QuotaExceededError:
@@ -227,12 +227,8 @@ def _quota_error(limit: int, used: int, now: datetime, tracking_id: str) -> Quot
     metrics.add_metric(name="QuotaExceeded", unit=MetricUnit.Count, value=1)
     error = QuotaExceededError(
         "the daily quota is spent",
-        {"limit": limit, "used": used, "resets_at": _iso(midnight)},
+        {"limit": limit, "used": used, "resets_at": rfc3339(midnight)},
         retry_after=retry_after,
     )
     error.tracking_id = tracking_id
     return error
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,4 +1,4 @@
-"""Client administration beyond what ``smsgw.clients`` offers ingress: listing with
+"""Client administration for operators, over ``smsgw.accounts``: listing with
 today's usage, quota changes, and existence checks with operator-facing errors."""
 
 from __future__ import annotations
@@ -10,14 +10,9 @@ from datetime import datetime
 import psycopg2.errors
 import redis
 
-from smsgw.clients import (
-    ClientRecord,
-    NewClient,
-    create_client,
-    invalidate_client_cache,
-    rotate_api_key,
-    set_client_active,
-)
+from smsgw.accounts import NewClient, create_client, rotate_api_key, set_client_active
+from smsgw.auth.authenticator import forget_client
+from smsgw.auth.keys import ClientRecord
 from smsgw.db.connection import Database
 from smsgw.operations.errors import Conflict, NotFound
 from smsgw.redis_store import Keys
@@ -141,7 +136,7 @@ def set_quota(db: Database, cache: redis.Redis, keys: Keys, client_id: str, quot
     if not found:
         raise NotFound(f"no client with id {client_id!r}")
     # The cached record carries the quota that ingress's admission script enforces.
-    invalidate_client_cache(cache, keys, canonical)
+    forget_client(cache, keys, canonical)
 
 
 def get_client(db: Database, client_id: str) -> ClientRecord:

@@ -16,6 +16,7 @@ import redis
 
 from smsgw.db.connection import Database
 from smsgw.errors import DependencyError
+from smsgw.observability import logger
 from smsgw.redis_store import Keys
 
 META_FIELD = "__registry__"
@@ -81,3 +82,34 @@ def ensure_registry(db: Database, client: redis.Redis, keys: Keys) -> dict[str, 
     providers = load_providers(db)
     publish_registry(client, keys, providers)
     return {p.name: p for p in providers}
+
+
+class ProviderDirectory:
+    """Single provider lookups (the receipt webhook): Redis first; PostgreSQL, with the
+    registry republished, when Redis lost the registry or cannot be read."""
+
+    def __init__(self, db: Database, cache: redis.Redis, keys: Keys) -> None:
+        self._db = db
+        self._redis = cache
+        self._keys = keys
+
+    def find(self, name: str) -> ProviderInfo | None:
+        """The provider's entry, or None if it is not configured. DependencyError only
+        when PostgreSQL had to be read and could not be."""
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(self._keys.providers, name)
+            pipe.exists(self._keys.providers)
+            raw, registry_present = pipe.execute()
+        except redis.RedisError:
+            raw, registry_present = None, 0  # PostgreSQL is the source of truth
+        if raw is not None:
+            return ProviderInfo.from_json(raw)
+        if registry_present:
+            return None
+        providers = load_providers(self._db)
+        try:
+            publish_registry(self._redis, self._keys, providers)
+        except DependencyError:
+            logger.warning("provider registry not republished to Redis")
+        return next((info for info in providers if info.name == name), None)

@@ -13,11 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import redis
-
 from smsgw.callbacks.outbox import OutboxRelay
 from smsgw.config import Settings
-from smsgw.db.connection import Database
 from smsgw.domain.status import MessageStatus
 from smsgw.errors import (
     DependencyError,
@@ -33,9 +30,8 @@ from smsgw.providers.base import (
     ReceiptsUnsupportedError,
     SmsProvider,
 )
-from smsgw.providers.registry import ProviderInfo, load_providers, publish_registry
+from smsgw.providers.registry import ProviderDirectory, ProviderInfo
 from smsgw.receipts.repository import ReceiptOutcome, ReceiptRepository
-from smsgw.redis_store import Keys
 
 ProviderFactory = Callable[[ProviderInfo, Settings], SmsProvider]
 
@@ -50,20 +46,18 @@ class ReceiptService:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
-        cache: redis.Redis,
+        repository: ReceiptRepository,
+        relay: OutboxRelay,
+        providers: ProviderDirectory,
         provider_factory: ProviderFactory,
         *,
-        relay: OutboxRelay,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
-        self._db = db
-        self._redis = cache
-        self._keys = Keys(settings.redis_prefix)
-        self._factory = provider_factory
+        self._repo = repository
         self._relay = relay
-        self._repo = ReceiptRepository(db, relay.limit, relay.lease_seconds)
+        self._providers = providers
+        self._factory = provider_factory
         self._clock = clock
 
     def accept(self, provider: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -114,31 +108,12 @@ class ReceiptService:
         if not _PROVIDER_NAME.fullmatch(name):
             raise NotFoundError("no such provider")
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.hget(self._keys.providers, name)
-            pipe.exists(self._keys.providers)
-            raw, registry_present = pipe.execute()
-        except redis.RedisError:
-            raw, registry_present = None, 0  # PostgreSQL is the source of truth
-        if raw is not None:
-            return ProviderInfo.from_json(raw)
-        if registry_present:
-            raise NotFoundError("no such provider")
-        return self._from_database(name)
-
-    def _from_database(self, name: str) -> ProviderInfo:
-        try:
-            providers = load_providers(self._db)
+            info = self._providers.find(name)
         except DependencyError as exc:
             raise ServiceUnavailableError("receipt not recorded; retry later") from exc
-        try:
-            publish_registry(self._redis, self._keys, providers)
-        except DependencyError:
-            logger.warning("provider registry not republished to Redis")
-        for info in providers:
-            if info.name == name:
-                return info
-        raise NotFoundError("no such provider")
+        if info is None:
+            raise NotFoundError("no such provider")
+        return info
 
     def _refused(self, provider: str, exc: ReceiptError) -> None:
         logger.warning("receipt refused", extra={"provider": provider, "reason": exc.reason})

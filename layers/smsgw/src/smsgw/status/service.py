@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from smsgw.clients import ClientRecord
+from smsgw.auth.keys import ClientRecord
 from smsgw.db.connection import Database
+from smsgw.domain.timestamps import rfc3339, rfc3339_or_none
 from smsgw.errors import DependencyError, NotFoundError, ServiceUnavailableError
+from smsgw.messages.read_model import (
+    MessageDetail,
+    MessageFilter,
+    MessageSummary,
+    Position,
+    get_message,
+    list_messages,
+)
 from smsgw.providers.registry import ensure_registry, read_registry
 from smsgw.redis_store import Keys
-from smsgw.status.history import parse_history_query
-from smsgw.status.history_queries import list_messages
-from smsgw.status.queries import find_message
+from smsgw.status.history import Cursor, parse_history_query
 
 Authenticate = Callable[[str | None], ClientRecord]
 
@@ -33,9 +39,9 @@ class StatusService:
     def message(self, api_key: str | None, tracking_id: str) -> dict[str, Any]:
         try:
             client = self._authenticate(api_key)
-            row = find_message(self._db, client.id, tracking_id)
-            if row is not None:
-                return _message_view(row)
+            found = get_message(self._db, tracking_id, client.id)
+            if found is not None:
+                return _message_view(found)
             pending = self._accepted_marker(client.id, tracking_id)
         except DependencyError as exc:
             raise _unavailable(exc) from exc
@@ -51,13 +57,25 @@ class StatusService:
         except DependencyError as exc:
             raise _unavailable(exc) from exc
         query = parse_history_query(params)
+        after = query.cursor
+        selection = MessageFilter(
+            client_id=client.id,
+            statuses=query.statuses,
+            to=query.to,
+            reference=query.reference,
+            since=query.since,
+            until=query.until,
+            after=Position(after.accepted_at, after.tracking_id) if after else None,
+            limit=query.limit,
+        )
         try:
-            page = list_messages(self._db, client.id, query)
+            page = list_messages(self._db, selection)
         except DependencyError as exc:
             raise _unavailable(exc) from exc
+        last = page.next
         return {
-            "messages": [_summary_view(row) for row in page.rows],
-            "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+            "messages": [_summary_view(message) for message in page.messages],
+            "next_cursor": Cursor(last.accepted_at, last.tracking_id).encode() if last else None,
             "limit": query.limit,
         }
 
@@ -125,48 +143,54 @@ class StatusService:
         }
 
 
-def _message_view(row: dict[str, Any]) -> dict[str, Any]:
+def _message_view(found: MessageDetail) -> dict[str, Any]:
     return {
-        **_summary_view(row),
-        "error_message": row["error_message"],
-        "timeline": [_with_iso(e, "occurred_at") for e in row["events"]],
-        "attempt_log": [_with_iso(a, "attempted_at") for a in row["attempt_log"]],
+        **_summary_view(found.message),
+        "error_message": found.message.error_message,
+        "timeline": [
+            {
+                "status": e.status,
+                "provider": e.provider,
+                "raw_code": e.raw_code,
+                "error_code": e.error_code,
+                "is_final": e.is_final,
+                "occurred_at": rfc3339(e.occurred_at),
+            }
+            for e in found.timeline
+        ],
+        "attempt_log": [
+            {
+                "provider": a.provider,
+                "outcome": a.outcome,
+                "error_code": a.error_code,
+                "raw_code": a.raw_code,
+                "latency_ms": a.latency_ms,
+                "attempted_at": rfc3339(a.attempted_at),
+            }
+            for a in found.attempt_log
+        ],
     }
 
 
-def _summary_view(row: dict[str, Any]) -> dict[str, Any]:
+def _summary_view(message: MessageSummary) -> dict[str, Any]:
     """A history entry: the message without its timeline (GET /v1/sms/{id} has it)."""
     return {
-        "tracking_id": row["tracking_id"],
-        "status": row["status"],
-        "to": row["to_number"],
-        "from": row["sender"],
-        "reference": row["reference"],
-        "segments": row["segments"],
-        "encoding": row["encoding"],
-        "providers": list(row["requested_providers"]),
-        "provider": row["provider"],
-        "error_code": row["error_code"],
-        "attempts": row["attempts"],
-        "created_at": iso(row["accepted_at"]),
-        "updated_at": iso(row["updated_at"]),
-        "sent_at": iso(row["sent_at"]),
-        "final_at": iso(row["final_at"]),
+        "tracking_id": message.tracking_id,
+        "status": message.status,
+        "to": message.to,
+        "from": message.sender,
+        "reference": message.reference,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "providers": list(message.requested_providers),
+        "provider": message.provider,
+        "error_code": message.error_code,
+        "attempts": message.attempts,
+        "created_at": rfc3339(message.accepted_at),
+        "updated_at": rfc3339(message.updated_at),
+        "sent_at": rfc3339_or_none(message.sent_at),
+        "final_at": rfc3339_or_none(message.final_at),
     }
-
-
-def iso(value: datetime | str | None) -> str | None:
-    """Timestamps as RFC 3339 in UTC with milliseconds and a Z, everywhere in the API."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
-def _with_iso(item: dict[str, Any], key: str) -> dict[str, Any]:
-    return {**item, key: iso(item[key])}
 
 
 def _unavailable(exc: Exception) -> ServiceUnavailableError:

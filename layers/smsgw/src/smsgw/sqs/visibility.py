@@ -1,8 +1,7 @@
 """Parking SQS records for a retry: one ChangeMessageVisibilityBatch per ten records.
 
-Shared by the two SQS consumers (dispatch, callbacks): both report failed records in
-their partial batch response and set each one's visibility to its backoff delay, so
-SQS itself is the retry timer and the functions keep no state.
+Called by ``BatchResult.finish`` for every SQS consumer: failed records are reported
+in the partial batch response and each one's visibility is set to its backoff delay.
 """
 
 from __future__ import annotations

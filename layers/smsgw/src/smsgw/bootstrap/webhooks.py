@@ -1,0 +1,74 @@
+"""Composition root of the webhooks function: the client status and history API, the
+delivery-receipt webhook, the callbacks queue's consumer and the outbox relay.
+
+They share the root's settings, PostgreSQL connection and Redis client, and each part
+is built (and its modules imported) at its first use, so a status route, the busiest,
+never pays for the provider adapters or the HTTP sender at a cold start.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from smsgw.auth.authenticator import ApiKeyAuthenticator
+from smsgw.bootstrap.resources import Resources
+from smsgw.status.service import StatusService
+
+if TYPE_CHECKING:
+    from smsgw.callbacks.delivery import CallbackDelivery
+    from smsgw.callbacks.outbox import OutboxRelay
+    from smsgw.receipts.service import ReceiptService
+
+
+class WebhooksRoot(Resources):
+    application_name = "smsgw-webhooks"
+
+    def __init__(self, *args: Any, callback_jitter: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Tests turn jitter off to know each retry's delay.
+        self.callback_jitter = callback_jitter
+
+    @cached_property
+    def authenticator(self) -> ApiKeyAuthenticator:
+        return ApiKeyAuthenticator(self.cache, self.keys, self.database, self.settings)
+
+    @cached_property
+    def status(self) -> StatusService:
+        return StatusService(self.authenticator.authenticate, self.database, self.cache, self.keys)
+
+    @cached_property
+    def relay(self) -> OutboxRelay:
+        from smsgw.callbacks.outbox import OutboxRelay
+
+        settings = self.settings
+        return OutboxRelay(
+            self.database,
+            self.sqs,
+            settings.callbacks_queue_url,
+            settings.callback_relay_lease_seconds,
+        )
+
+    @cached_property
+    def receipts(self) -> ReceiptService:
+        from smsgw.providers.factory import build_provider
+        from smsgw.providers.registry import ProviderDirectory
+        from smsgw.receipts.repository import ReceiptRepository
+        from smsgw.receipts.service import ReceiptService
+
+        return ReceiptService(
+            self.settings,
+            ReceiptRepository(self.database, self.relay.limit, self.relay.lease_seconds),
+            self.relay,
+            ProviderDirectory(self.database, self.cache, self.keys),
+            build_provider,
+        )
+
+    @cached_property
+    def callbacks(self) -> CallbackDelivery:
+        from smsgw.callbacks.delivery import CallbackDelivery
+        from smsgw.callbacks.store import CallbackStore
+
+        return CallbackDelivery(
+            self.settings, CallbackStore(self.database), self.sqs, jitter=self.callback_jitter
+        )

@@ -1,0 +1,22 @@
+"""The handler wrapper of every SQS-triggered entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from smsgw.observability import flush_metrics, logger
+
+BatchHandler = Callable[[Sequence[Mapping[str, Any]]], dict[str, Any]]
+
+
+def consume(event: Mapping[str, Any], handle: BatchHandler) -> dict[str, Any]:
+    """Hand the event's records to ``handle`` and return its partial batch response;
+    the invocation's log keys start empty and its metrics are flushed, whatever
+    happens. An exception fails the whole batch (Lambda retries every record), so
+    handlers report per-record failures instead of raising."""
+    logger.clear_state()
+    try:
+        return handle(list(event.get("Records") or []))
+    finally:
+        flush_metrics()
