@@ -58,8 +58,14 @@ def sms(tracking_id: str | None = None, to: str = NUMBER, sender: str | None = "
     )
 
 
-def adapter(url: str, timeout: float = 2.0, name: str = "alpha", **config: Any) -> Any:
-    return SimulatorProvider(name, {"url": url, **config}, timeout)
+def adapter(
+    url: str,
+    timeout: float = 2.0,
+    name: str = "alpha",
+    credentials: dict[str, str] | None = None,
+    **config: Any,
+) -> Any:
+    return SimulatorProvider(name, {"url": url, **config}, timeout, credentials)
 
 
 def send_error(provider: SimulatorProvider, message: OutboundSms) -> ProviderError:
@@ -163,18 +169,21 @@ def test_api_token_is_sent_as_bearer(server: SimulatorServer) -> None:
     assert result.provider_message_id.startswith("secure-")
 
 
-def test_api_token_can_come_from_the_environment(
-    server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SIM_SECURE_TOKEN", TOKEN)
-    result = adapter(server.url, name="secure", api_token_env="SIM_SECURE_TOKEN").send(sms())
+def test_api_token_can_come_from_a_credential(server: SimulatorServer) -> None:
+    result = adapter(
+        server.url,
+        name="secure",
+        credentials={"SIM_SECURE_TOKEN": TOKEN},
+        api_token_env="SIM_SECURE_TOKEN",
+    ).send(sms())
     assert result.provider_message_id.startswith("secure-")
 
 
-def test_unset_token_variable_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SIM_MISSING_TOKEN", raising=False)
+def test_unset_token_credential_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="SIM_MISSING_TOKEN"):
-        adapter("http://127.0.0.1:1", api_token_env="SIM_MISSING_TOKEN")
+        adapter(
+            "http://127.0.0.1:1", credentials={"OTHER": "x"}, api_token_env="SIM_MISSING_TOKEN"
+        )
 
 
 @pytest.mark.parametrize("config", [{}, {"api_token": "wrong"}])

@@ -171,14 +171,16 @@ def test_a_provider_without_a_secret_cannot_take_receipts(
     assert assert_error(reply, 401, "UNAUTHORIZED")["details"] == {"reason": "no_secret"}
 
 
-def test_secret_from_the_environment(
+def test_secret_from_a_credential(
     webhooks: Webhooks,
     db: Database,
     make_provider: Callable[..., None],
     sent_message: Make,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ALPHA_WEBHOOK_SECRET", "from-env")
+    from smsgw.config import Credentials
+
+    named = Credentials({"ALPHA_WEBHOOK_SECRET": "from-env"})
+    webhooks.use_settings(webhooks.settings.model_copy(update={"credentials": named}))
     make_provider(
         "alpha", config={"url": "http://127.0.0.1:9", "webhook_secret_env": "ALPHA_WEBHOOK_SECRET"}
     )

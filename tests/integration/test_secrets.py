@@ -66,14 +66,16 @@ def test_database_url_is_built_from_the_rds_secret_when_unset(secretsmanager: An
     assert settings.database_url == "postgresql://gw:pw@rds.internal:5432/gateway?sslmode=require"
 
 
-def test_provider_secrets_become_environment_variables(secretsmanager: Any) -> None:
+def test_provider_secrets_become_credentials(secretsmanager: Any) -> None:
     arn = secretsmanager.create_secret(
         Name="providers", SecretString=json.dumps({"ALPHA_TOKEN": "abc", "KEEP": "new"})
     )["ARN"]
     env = {"PROVIDER_SECRETS_ARN": arn, "KEEP": "old"}
-    load_settings(env)
-    assert env["ALPHA_TOKEN"] == "abc"
-    assert env["KEEP"] == "old"  # an explicit variable wins
+    settings = load_settings(env)
+    assert settings.credential("ALPHA_TOKEN") == "abc"
+    assert settings.credential("KEEP") == "old"  # an explicit variable wins
+    assert env == {"PROVIDER_SECRETS_ARN": arn, "KEEP": "old"}  # the environment untouched
+    assert "abc" not in repr(settings)
 
 
 def test_with_credentials_replaces_existing_ones() -> None:

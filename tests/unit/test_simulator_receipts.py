@@ -154,17 +154,17 @@ def test_odd_provider_timestamp_is_not_a_reason_to_refuse() -> None:
     )
 
 
-def test_secret_comes_from_config_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_comes_from_config_or_a_credential() -> None:
     headers, body = signed(payload())
     with pytest.raises(ReceiptSignatureError) as missing:
         provider().parse_receipt(headers, body, NOW)
     assert missing.value.reason == "no_secret"
-    monkeypatch.setenv("ALPHA_DLR_SECRET", SECRET)
-    adapter = provider(webhook_secret="ignored", webhook_secret_env="ALPHA_DLR_SECRET")
+    config = {"url": "http://sim", "webhook_secret": "ignored", "webhook_secret_env": "DLR"}
+    adapter = SimulatorProvider("alpha", config, 1.0, {"DLR": SECRET})
     assert adapter.parse_receipt(headers, body, NOW).receipt_id == "r-1"
-    monkeypatch.delenv("ALPHA_DLR_SECRET")
+    unset = SimulatorProvider("alpha", config, 1.0, {"OTHER": SECRET})
     with pytest.raises(ReceiptSignatureError):
-        adapter.parse_receipt(headers, body, NOW)
+        unset.parse_receipt(headers, body, NOW)
 
 
 def test_adapters_without_receipts_say_so() -> None:

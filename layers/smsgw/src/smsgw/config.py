@@ -1,20 +1,58 @@
 """Runtime settings, read once per process from the environment.
 
-Each function builds one ``Settings`` in its composition root; nothing reads
-``os.environ`` elsewhere. Defaults suit the local stack (PostgreSQL and Redis on
-loopback); production values come from the function's environment.
+Each function builds one ``Settings`` in its composition root; nothing else in the
+domain package reads ``os.environ``. Defaults suit the local stack (PostgreSQL and
+Redis on loopback); production values come from the function's environment, and
+credentials from Secrets Manager (``smsgw.secrets``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class Credentials(Mapping[str, str]):
+    """Named secrets a provider's registry row may refer to (``api_token_env``,
+    ``webhook_secret_env``): the function's environment, with the provider and webhook
+    secrets of Secrets Manager. Read-only and hashable (an adapter is rebuilt when its
+    credentials change); its repr shows no value."""
+
+    __slots__ = ("_hash", "_values")
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values = dict(values or {})
+        self._hash = hash(frozenset(self._values.items()))
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Credentials):
+            return self._values == other._values
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Credentials({len(self._values)} names)"
+
+    def with_defaults(self, defaults: Mapping[str, str]) -> Credentials:
+        """These credentials, plus ``defaults`` for names they do not hold."""
+        return Credentials({**defaults, **self._values})
+
+
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/smsgw"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -75,15 +113,22 @@ class Settings(BaseModel):
     redis_secret_arn: str = ""
     provider_secrets_arn: str = ""
     webhook_secrets_arn: str = ""
+    # Not configuration but named secrets; never printed (see Credentials).
+    credentials: Credentials = Field(default_factory=Credentials, repr=False, exclude=True)
+
+    def credential(self, name: str) -> str | None:
+        return self.credentials.get(name) or None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``SMSGW_*`` style variables (names in ENV_NAMES)."""
+        """Build settings from the variables named in ENV_NAMES; every variable is
+        also a credential a provider row may name."""
         source = os.environ if env is None else env
-        values: dict[str, str] = {}
+        values: dict[str, object] = {}
         for field, var in ENV_NAMES.items():
             if var in source and source[var] != "":
                 values[field] = source[var]
+        values["credentials"] = Credentials(source)
         return cls.model_validate(values)
 
 

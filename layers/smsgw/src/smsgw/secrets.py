@@ -7,8 +7,9 @@ into the URLs here. Locally no ARN is set and nothing is read.
 - DATABASE_SECRET_ARN: JSON with ``username`` and ``password`` (the RDS format; its
   ``host``, ``port`` and ``dbname`` build the URL when DATABASE_URL is empty).
 - REDIS_SECRET_ARN: JSON with ``password`` (and optionally ``username``).
-- PROVIDER_SECRETS_ARN, WEBHOOK_SECRETS_ARN: JSON ``{ENV_NAME: value}``; each becomes an
-  environment variable (unless already set) for the adapters' ``*_env`` config keys.
+- PROVIDER_SECRETS_ARN, WEBHOOK_SECRETS_ARN: JSON ``{NAME: value}``; each becomes a
+  credential (unless the environment already has that name) for the adapters'
+  ``*_env`` config keys.
 
 Never log a Settings that went through here: its URLs then hold passwords.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -25,12 +26,13 @@ from smsgw.aws import aws_client
 from smsgw.config import Settings
 
 
-def load_settings(environ: MutableMapping[str, str] | None = None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The one place the functions' environment is read (at cold start)."""
     env = os.environ if environ is None else environ
     return resolve_secrets(Settings.from_env(env), env)
 
 
-def resolve_secrets(settings: Settings, environ: MutableMapping[str, str]) -> Settings:
+def resolve_secrets(settings: Settings, environ: Mapping[str, str]) -> Settings:
     updates: dict[str, Any] = {}
     if settings.database_secret_arn:
         secret = _read(settings, settings.database_secret_arn)
@@ -43,10 +45,12 @@ def resolve_secrets(settings: Settings, environ: MutableMapping[str, str]) -> Se
         updates["redis_url"] = with_credentials(
             settings.redis_url, secret.get("username"), secret.get("password")
         )
+    named: dict[str, str] = {}
     for arn in (settings.provider_secrets_arn, settings.webhook_secrets_arn):
         if arn:
-            for name, value in _read(settings, arn).items():
-                environ.setdefault(str(name), str(value))
+            named.update({str(k): str(v) for k, v in _read(settings, arn).items()})
+    if named:
+        updates["credentials"] = settings.credentials.with_defaults(named)
     return settings.model_copy(update=updates) if updates else settings
 
 

@@ -9,7 +9,6 @@ that says which answers are worth failing over for.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -76,13 +75,13 @@ def _http() -> urllib3.PoolManager:
     return _pool
 
 
-def _resolve_token(config: Mapping[str, Any]) -> str | None:
+def _resolve_token(config: Mapping[str, Any], credentials: Mapping[str, str]) -> str | None:
     token = config.get("api_token")
     env_name = config.get("api_token_env")
     if env_name:
-        # Production keeps the token out of the registry row (which the console shows):
-        # the row names an environment variable the deployment fills from a secret.
-        token = os.environ.get(str(env_name))
+        # Production keeps the token out of the registry row (which operators see):
+        # the row names a credential the deployment fills from a secret.
+        token = credentials.get(str(env_name))
         if not token:
             raise ValueError(f"api_token_env names {env_name!r}, which is not set")
     if token is not None and (not isinstance(token, str) or not token):
@@ -97,7 +96,13 @@ class SimulatorProvider(SmsProvider):
 
     kind = "simulator"
 
-    def __init__(self, name: str, config: Mapping[str, Any] | None, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: Mapping[str, Any] | None,
+        timeout_seconds: float,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(name, dict(config or {}))
         base_url = self.config.get("url")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -106,7 +111,8 @@ class SimulatorProvider(SmsProvider):
             raise ValueError("timeout_seconds must be positive")
         remote_name = str(self.config.get("remote_name") or name)
         self.endpoint = f"{base_url.rstrip('/')}/providers/{quote(remote_name, safe='')}/messages"
-        self._token = _resolve_token(self.config)
+        self._credentials: Mapping[str, str] = credentials or {}
+        self._token = _resolve_token(self.config, self._credentials)
         # total caps connect + read together, so one send never outlives the budget
         # dispatch planned for it (a slow trickle of bytes would reset a read timeout).
         self.timeout = urllib3.Timeout(
@@ -115,7 +121,7 @@ class SimulatorProvider(SmsProvider):
 
     @classmethod
     def from_settings(cls, name: str, config: Mapping[str, Any], settings: Settings) -> Self:
-        return cls(name, config, settings.provider_timeout_seconds)
+        return cls(name, config, settings.provider_timeout_seconds, settings.credentials)
 
     def _send(self, sms: OutboundSms) -> tuple[str, str | None]:
         # reference = tracking_id: the provider drops a repeat and answers with the first
@@ -153,7 +159,7 @@ class SimulatorProvider(SmsProvider):
     def parse_receipt(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Receipt:
         # Resolved per receipt, not in the constructor: a missing secret must not stop
         # the provider from sending.
-        secret = resolve_webhook_secret(self.config)
+        secret = resolve_webhook_secret(self.config, self._credentials)
         return parse_simulator_receipt(secret, headers, body, now)
 
     def _map_exception(self, exc: Exception) -> ProviderError:

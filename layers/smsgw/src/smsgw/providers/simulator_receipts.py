@@ -13,7 +13,6 @@ report them; a real adapter copies this table and adjusts it to its provider.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -52,14 +51,14 @@ RECEIPT_CODES: Final[dict[str, ReceiptMapping]] = {
 }
 
 
-def resolve_webhook_secret(config: Mapping[str, Any]) -> str:
-    """``webhook_secret`` from the registry row, or (production) the environment
-    variable ``webhook_secret_env`` names, so the secret stays out of the row that the
-    console shows. There is no default: a guessable key would accept forged receipts."""
+def resolve_webhook_secret(config: Mapping[str, Any], credentials: Mapping[str, str]) -> str:
+    """``webhook_secret`` from the registry row, or (production) the credential that
+    ``webhook_secret_env`` names, so the secret stays out of the row that operators
+    see. There is no default: a guessable key would accept forged receipts."""
     secret = config.get("webhook_secret")
     env_name = config.get("webhook_secret_env")
     if env_name:
-        secret = os.environ.get(str(env_name))
+        secret = credentials.get(str(env_name))
     if not isinstance(secret, str) or not secret:
         raise ReceiptSignatureError("no webhook secret configured for this provider", "no_secret")
     return secret
