@@ -3,11 +3,6 @@ output "api_url" {
   value       = module.smsgw.api_url
 }
 
-output "console_url" {
-  description = "Operator console URL (null: the console does not exist yet)."
-  value       = module.smsgw.console_url
-}
-
 output "queue_urls" {
   description = "SQS queue URLs (outbound, outbound_dlq, callbacks, callbacks_dlq)."
   value       = module.smsgw.queue_urls

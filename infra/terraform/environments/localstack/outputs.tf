@@ -3,11 +3,6 @@ output "api_url" {
   value       = "${var.localstack_endpoint}/_aws/execute-api/${module.smsgw.api_id}/${module.smsgw.api_stage}"
 }
 
-output "console_url" {
-  description = "Operator console URL (null: the console does not exist yet)."
-  value       = module.smsgw.console_url
-}
-
 output "queue_urls" {
   description = "SQS queue URLs."
   value       = module.smsgw.queue_urls

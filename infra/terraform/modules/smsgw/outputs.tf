@@ -13,11 +13,6 @@ output "api_stage" {
   value       = module.api.stage_name
 }
 
-output "console_url" {
-  description = "Operator console URL: null until the console function exists (ARCHITECTURE.md, functions/console)."
-  value       = null
-}
-
 output "queue_urls" {
   description = "SQS queue URLs: outbound, outbound_dlq, callbacks, callbacks_dlq."
   value = {

@@ -1,6 +1,6 @@
 """Typed errors of the gateway.
 
-Each carries its contract ``code`` (ARCHITECTURE.md, "HTTP API"); the HTTP status
+Each carries its contract ``code`` (docs/architecture.md, "Errors"); the HTTP status
 for a code is chosen in one place per API function, never here and never by
 matching message text.
 """

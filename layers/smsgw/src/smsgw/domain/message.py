@@ -1,4 +1,4 @@
-"""The outbound queue message (ARCHITECTURE.md, "Dispatch"), version 1.
+"""The outbound queue message (docs/architecture.md, "Queue messages"), version 1.
 
 Ingress writes it, dispatch reads it. The body is versioned so that a future
 change can be rolled out while old messages are still in the queue: dispatch

@@ -169,7 +169,7 @@ class SendSmsRequest(BaseModel):
             raise _invalid("must not be empty; omit it or use null instead")
         if len(value) > MAX_REFERENCE_CHARS:
             raise _invalid(f"must be at most {MAX_REFERENCE_CHARS} characters")
-        # It is echoed into callbacks, logs and the console: no control or
+        # It is echoed into callbacks, logs and the operator CLI: no control or
         # format characters (line breaks, bidi overrides) and no lone surrogates.
         if not value.isprintable():
             raise _invalid("must contain only printable characters")

@@ -1,3 +1,3 @@
 """The read model of a message: the one SQL that reads a message with its timeline and
 attempts, and the one that lists messages, for every reader (the client status API,
-the operator CLI, the console)."""
+the operator CLI)."""

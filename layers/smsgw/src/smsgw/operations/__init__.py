@@ -1,5 +1,5 @@
-"""Operator actions shared by the CLI and the console: clients, providers, messages,
-queues and DLQ redrive.
+"""Operator actions, used by the CLI: clients, providers, messages, queues and DLQ
+redrive.
 
 Each function takes its dependencies (Database, Redis client, SQS client) as
 arguments and raises ``OperationError`` for what the operator got wrong (an unknown

@@ -1,7 +1,7 @@
 """The provider registry: PostgreSQL is the source of truth, Redis the copy that the
 hot path reads (ingress never queries PostgreSQL for providers).
 
-Whoever changes a provider (the CLI, the console, migrations' seed) publishes the
+Whoever changes a provider (the operator CLI, the local seed) publishes the
 registry again. Redis keeps nothing on disk in some setups, so a missing registry is
 rebuilt from PostgreSQL by whoever notices (``ensure_registry``).
 """
