@@ -1,6 +1,7 @@
 """Logger and metrics shared by every function (aws-lambda-powertools).
 
-The service name comes from POWERTOOLS_SERVICE_NAME (set per function). Rules for
+The service name is Powertools' own POWERTOOLS_SERVICE_NAME (set per function by the
+deployment), which Powertools reads itself. Rules for
 every log line: phone numbers masked (``mask_phone``), no message text, no secrets or
 API keys; the tracking id is the correlation id.
 """
@@ -8,7 +9,6 @@ API keys; the tracking id is the correlation id.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any, TextIO
 
@@ -16,8 +16,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 NAMESPACE = "SmsGateway"
-
-_SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "smsgw")
 
 
 class _CurrentStdoutHandler(logging.StreamHandler[TextIO]):
@@ -33,8 +31,8 @@ class _CurrentStdoutHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-logger = Logger(service=_SERVICE, use_rfc3339=True, logger_handler=_CurrentStdoutHandler())
-metrics = Metrics(namespace=NAMESPACE, service=_SERVICE)
+logger = Logger(use_rfc3339=True, logger_handler=_CurrentStdoutHandler())
+metrics = Metrics(namespace=NAMESPACE)
 
 
 def flush_metrics() -> None:
