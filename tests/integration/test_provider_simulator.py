@@ -181,9 +181,7 @@ def test_api_token_can_come_from_a_credential(server: SimulatorServer) -> None:
 
 def test_unset_token_credential_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="SIM_MISSING_TOKEN"):
-        adapter(
-            "http://127.0.0.1:1", credentials={"OTHER": "x"}, api_token_env="SIM_MISSING_TOKEN"
-        )
+        adapter("http://127.0.0.1:1", credentials={"OTHER": "x"}, api_token_env="SIM_MISSING_TOKEN")
 
 
 @pytest.mark.parametrize("config", [{}, {"api_token": "wrong"}])

@@ -71,6 +71,11 @@ class Settings(BaseModel):
     # How long a claimed Idempotency-Key stays "in flight" if the request dies without
     # releasing it. Longer than the ingress function timeout.
     idempotency_lock_seconds: int = Field(60, ge=5)
+    # A pending claim older than this may be taken over by a retry with the same key
+    # and body (its first request died or gave up before queueing). At least the
+    # ingress function's timeout, so a live first request is rarely overtaken (and
+    # if it is, both queue the same tracking id, which dispatch sends once).
+    idempotency_takeover_seconds: int = Field(10, ge=1)
     # How long Redis remembers an accepted message for GET /v1/sms/{id} until
     # dispatch has persisted it (normally within seconds).
     accepted_marker_seconds: int = Field(3600, ge=60)
@@ -146,6 +151,7 @@ ENV_NAMES: dict[str, str] = {
     "api_key_cache_seconds": "API_KEY_CACHE_SECONDS",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "idempotency_lock_seconds": "IDEMPOTENCY_LOCK_SECONDS",
+    "idempotency_takeover_seconds": "IDEMPOTENCY_TAKEOVER_SECONDS",
     "accepted_marker_seconds": "ACCEPTED_MARKER_SECONDS",
     "max_receive_count": "MAX_RECEIVE_COUNT",
     "retry_base_seconds": "RETRY_BASE_SECONDS",

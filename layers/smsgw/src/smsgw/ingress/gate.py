@@ -30,6 +30,7 @@ from smsgw.errors import (
     UnknownProviderError,
 )
 from smsgw.ingress.scripts import ADMIT, RELEASE
+from smsgw.observability import MetricUnit, logger, metrics
 from smsgw.providers.registry import META_FIELD, ensure_registry
 from smsgw.redis_store import Keys
 
@@ -44,11 +45,20 @@ class StoredResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class TakenOver:
+    """A pending claim this request took over: the message to queue and its answer."""
+
+    tracking_id: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class Admission:
     client: ClientRecord
-    quota_used: int | None = None  # after this request; None for a replay
+    quota_used: int | None = None  # after this request; None for a replay or takeover
     replay: StoredResponse | None = None
     quota_exceeded: bool = False
+    takeover: TakenOver | None = None
 
 
 class IngressGate:
@@ -108,8 +118,24 @@ class IngressGate:
                 circuit_head,
                 circuit_tail,
                 META_FIELD,
+                settings.idempotency_takeover_seconds,
+                tracking_id,
             ]
-            return list(self._call(self._admit, keys, args))
+            try:
+                return list(self._call(self._admit, keys, args))
+            except DependencyError:
+                # The script may still run (a timeout is no proof it did not): undo
+                # what it would have done, in case it lands. Ordered after it on the
+                # server, and a no-op if it never ran.
+                self._release_quietly(
+                    client_id,
+                    day=day,
+                    segments=segments,
+                    idempotency_key=idempotency_key,
+                    fingerprint=fingerprint,
+                    tracking_id=tracking_id,
+                )
+                raise
 
         return self._run(key_hash, attempt)
 
@@ -122,10 +148,24 @@ class IngressGate:
         idempotency_key: str | None,
         fingerprint: str,
         tracking_id: str,
-    ) -> None:
+        owner: str | None = None,
+    ) -> int:
+        """Undo an admission (see RELEASE): ``tracking_id`` is the message's, ``owner``
+        the request's (they differ after a takeover). Returns the segments given back."""
         idem = self._keys.idempotency(client_id, idempotency_key) if idempotency_key else ""
         keys = [self._keys.quota(client_id, day), idem, self._keys.accepted(tracking_id)]
-        self._call(self._release, keys, [segments, fingerprint])
+        given = self._call(self._release, keys, [segments, fingerprint, owner or tracking_id])
+        return int(given or 0)
+
+    def _release_quietly(self, client_id: str, **admission: Any) -> None:
+        try:
+            given = self.release(client_id, **admission)
+        except DependencyError:
+            logger.warning("admission not undone after a Redis failure; its claim expires")
+            return
+        if given:
+            logger.warning("an admission that landed after its caller gave up was undone")
+            metrics.add_metric("AdmissionsUndone", MetricUnit.Count, 1)
 
     def store_response(
         self, client_id: str, idempotency_key: str, fingerprint: str, response: StoredResponse
@@ -204,6 +244,8 @@ def _admission(verdict: str, reply: list[Any]) -> Admission:
         return Admission(client, replay=stored)
     if verdict == "QUOTA":
         return Admission(client, quota_used=int(_text(reply[2])), quota_exceeded=True)
+    if verdict == "TAKEOVER":
+        return Admission(client, takeover=TakenOver(_text(reply[2]), _text(reply[3])))
     raise _REFUSALS[verdict](reply)
 
 

@@ -16,7 +16,17 @@ ARGV: 1 the client id the caller expects the record to name, 2 the body's
 fingerprint, 3 requested providers (JSON list), 4 segments, 5 quota counter TTL,
 6 idempotency lock TTL, 7 the 202 body (kept as the "queued" view until dispatch
 stores the message), 8 its TTL, 9 and 10 head and tail of a circuit-open key,
-11 the registry's marker field.
+11 the registry's marker field, 12 after how many seconds a pending claim may be
+taken over, 13 this request's tracking id (the message's, unless it takes over).
+
+A pending Idempotency-Key entry holds the claim's message: ``tid`` (its tracking id),
+``body`` (its 202 answer), ``at`` (when it was claimed or last taken over) and
+``owner`` (the tracking id of the request that holds it). A request whose caller gave
+up before the message was queued (a timeout, a crash) leaves it pending; a retry with
+the same key and body after ``takeover`` seconds takes it over: it queues the SAME
+message (same tracking id; dispatch stores each tracking id once, so a first request
+that did queue it after all causes no second SMS), answers its 202 and counts no
+quota again, since the first admission already did.
 
 Replies are arrays whose first element is a verdict:
   AUTH_MISS                     no cached record (or one of another client): refill it,
@@ -27,6 +37,8 @@ Replies are arrays whose first element is a verdict:
   REPLAY, client, stored        the Idempotency-Key's stored 2xx response
   IDEM_REUSED, client           same key, different body
   IDEM_IN_PROGRESS, client      same key, first request still in flight
+  TAKEOVER, client, tid, body   same key, a pending claim older than ARGV[12]: queue
+                                message ``tid`` and answer ``body``
   REGISTRY_MISS, client         no provider registry in Redis: rebuild it, call again
   UNKNOWN_PROVIDER, client, names-json
   PROVIDER_DISABLED, client     the one requested provider is disabled or its circuit open
@@ -43,14 +55,21 @@ local client = cjson.decode(rec)
 if client.id ~= ARGV[1] then return {'AUTH_MISS'} end
 if client.active ~= true then return {'UNAUTHORIZED'} end
 
+local now = tonumber(redis.call('TIME')[1])
 local idem_key = KEYS[5]
 if idem_key then
   local existing = redis.call('GET', idem_key)
   if existing then
     local entry = cjson.decode(existing)
     if entry.fp ~= ARGV[2] then return {'IDEM_REUSED', rec} end
-    if entry.state ~= 'done' then return {'IDEM_IN_PROGRESS', rec} end
-    return {'REPLAY', rec, existing}
+    if entry.state == 'done' then return {'REPLAY', rec, existing} end
+    if not entry.tid or now - tonumber(entry.at or now) < tonumber(ARGV[12]) then
+      return {'IDEM_IN_PROGRESS', rec}
+    end
+    entry.at = now
+    entry.owner = ARGV[13]
+    redis.call('SET', idem_key, cjson.encode(entry), 'EX', tonumber(ARGV[6]))
+    return {'TAKEOVER', rec, entry.tid, entry.body}
   end
 end
 
@@ -99,28 +118,36 @@ end
 used = redis.call('INCRBY', KEYS[3], segments)
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
 if idem_key then
-  redis.call('SET', idem_key, cjson.encode({state = 'pending', fp = ARGV[2]}),
-             'EX', tonumber(ARGV[6]))
+  local entry = {state = 'pending', fp = ARGV[2], tid = ARGV[13], body = ARGV[7],
+                 at = now, owner = ARGV[13]}
+  redis.call('SET', idem_key, cjson.encode(entry), 'EX', tonumber(ARGV[6]))
 end
 redis.call('SET', KEYS[4], client.id .. '|' .. ARGV[7], 'EX', tonumber(ARGV[8]))
 return {'OK', rec, tostring(used)}
 """
 
-# Undo an admission whose request failed afterwards (SQS down): give the segments
-# back and release the Idempotency-Key, but only if it is still our pending claim.
-# KEYS: quota key, idempotency key (or "" when none), accepted-message marker.
-# ARGV: segments, fingerprint.
+# Undo an admission whose request failed afterwards (SQS down), or may have landed
+# after its caller gave up (a Redis timeout): give the segments back and release the
+# Idempotency-Key, but only if the admission did land (its accepted-message marker
+# exists) and the key is still this request's pending claim (not stored as done, not
+# taken over by a retry). Safe to send whatever happened: it undoes nothing twice.
+# KEYS: quota key, idempotency key (or "" when none), the message's accepted marker.
+# ARGV: segments, fingerprint, this request's tracking id (the claim's owner).
 RELEASE = r"""
-redis.call('DEL', KEYS[3])
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local give = math.min(used, tonumber(ARGV[1]))
-if give > 0 then redis.call('DECRBY', KEYS[1], give) end
+if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 if KEYS[2] ~= '' then
   local existing = redis.call('GET', KEYS[2])
   if existing then
     local entry = cjson.decode(existing)
-    if entry.state == 'pending' and entry.fp == ARGV[2] then redis.call('DEL', KEYS[2]) end
+    if entry.state ~= 'pending' or entry.fp ~= ARGV[2] or entry.owner ~= ARGV[3] then
+      return 0
+    end
+    redis.call('DEL', KEYS[2])
   end
 end
+redis.call('DEL', KEYS[3])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local give = math.min(used, tonumber(ARGV[1]))
+if give > 0 then redis.call('DECRBY', KEYS[1], give) end
 return give
 """

@@ -114,6 +114,16 @@ class IngressService:
             return _from_stored(admission.replay)
         if admission.quota_exceeded:
             raise _quota_error(client.daily_quota, admission.quota_used or 0, now, tracking_id)
+        request_id = tracking_id
+        if admission.takeover is not None:
+            # The same message as the claim's first request: its tracking id, its
+            # acceptance time and its answer; its quota is already counted.
+            metrics.add_metric(name="IdempotentTakeovers", unit=MetricUnit.Count, value=1)
+            logger.warning("pending Idempotency-Key claim taken over")
+            tracking_id = admission.takeover.tracking_id
+            accepted = _accepted_from_body(tracking_id, admission.takeover.body)
+            now = datetime.fromisoformat(json.loads(accepted.body)["created_at"])
+            day = now.strftime("%Y%m%d")
 
         logger.set_correlation_id(tracking_id)
         message = QueueMessage(
@@ -139,6 +149,7 @@ class IngressService:
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
                 tracking_id=tracking_id,
+                owner=request_id,
             )
             raise
 
@@ -148,7 +159,8 @@ class IngressService:
                 self._gate.store_response(client.id, idempotency_key, fingerprint, stored)
             except DependencyError:
                 # The message is queued: answering 503 now would invite a second send.
-                # The pending claim expires after idempotency_lock_seconds.
+                # A retry takes the pending claim over and queues the same tracking
+                # id again, which dispatch sends once.
                 logger.warning("could not store the idempotent response")
         metrics.add_metric(name="Accepted", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="AcceptedSegments", unit=MetricUnit.Count, value=info.segments)
@@ -172,6 +184,7 @@ class IngressService:
         idempotency_key: str | None,
         fingerprint: str,
         tracking_id: str,
+        owner: str,
     ) -> None:
         try:
             self._gate.release(
@@ -181,6 +194,7 @@ class IngressService:
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
                 tracking_id=tracking_id,
+                owner=owner,
             )
         except DependencyError:
             # Fail closed: the quota stays counted and the claim expires on its own.
@@ -208,9 +222,15 @@ def _accepted_response(tracking_id: str, request: SendSmsRequest, now: datetime)
         "reference": request.reference,
         "created_at": rfc3339(now),
     }
+    return _accepted_from_body(
+        tracking_id, json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    )
+
+
+def _accepted_from_body(tracking_id: str, body: str) -> Accepted:
     return Accepted(
         202,
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        body,
         {"Location": f"/v1/sms/{tracking_id}", "Content-Type": "application/json"},
     )
 
