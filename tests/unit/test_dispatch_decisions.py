@@ -13,7 +13,7 @@ from smsgw.dispatch.outcomes import RETRIES_EXHAUSTED, BatchTally, decide
 from smsgw.dispatch.records import QueueRecord, parse_batch, settle_duplicates
 from smsgw.dispatch.repository import Claim, ClaimState
 from smsgw.dispatch.sender import NO_PROVIDER, SendReport
-from smsgw.dispatch.triage import Verdict, triage
+from smsgw.dispatch.triage import SEND_UNCERTAIN, Verdict, held_outcome, resume_route, triage
 from smsgw.domain.message import QueueMessage
 from smsgw.domain.status import MessageStatus
 from smsgw.providers.base import ProviderError, SendResult
@@ -175,3 +175,27 @@ def test_copy_of_a_failed_first_comes_back_after_a_lease() -> None:
     assert batch.response() == {
         "batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "c"}]
     }
+
+
+# -- an earlier send without a recorded outcome -----------------------------------------
+
+
+def test_uncertain_route_is_resent_when_every_provider_drops_repeats() -> None:
+    assert resume_route(("alpha", "beta"), lambda name: True) == ["alpha", "beta"]
+
+
+@pytest.mark.parametrize("route", [("sns",), ("alpha", "sns"), ("sns", "alpha")])
+def test_uncertain_route_through_a_provider_without_idempotency_is_held(
+    route: tuple[str, ...],
+) -> None:
+    assert resume_route(route, lambda name: name != "sns") is None
+
+
+def test_held_message_fails_send_uncertain_with_no_attempt() -> None:
+    r = record(receive_count=2)
+    outcome = held_outcome(r, ("sns",))
+    assert outcome.status is MessageStatus.FAILED
+    assert outcome.error_code == SEND_UNCERTAIN
+    assert outcome.error_message is not None
+    assert "sns" in outcome.error_message
+    assert (outcome.receive_count, tuple(outcome.attempts)) == (2, ())

@@ -94,6 +94,7 @@ upd AS (
                              WHEN y.advance THEN y.error_message ELSE m.error_message END,
         attempts = m.attempts + y.calls,
         lease_until = NULL,
+        inflight_route = NULL,
         updated_at = now(),
         sent_at = CASE WHEN y.status = 'sent' THEN COALESCE(m.sent_at, now())
                        ELSE m.sent_at END,

@@ -45,6 +45,9 @@ class Claim:
     state: ClaimState
     status: MessageStatus | None  # after the claim; None if the row was not visible
     lease_remaining_seconds: int = 0  # for BUSY: how long the other receive's lease lasts
+    # For CLAIMED: the route of an earlier receive that ended without recording its
+    # outcome (it may have reached a provider); empty when there was none.
+    uncertain_route: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +116,20 @@ class DispatchRepository:
         messages: Sequence[QueueMessage],
         receive_counts: Mapping[str, int],
         lease_seconds: int,
+        routes: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, Claim]:
-        """Insert new messages and claim sendable ones, in one statement.
+        """Insert new messages and claim sendable ones, in one statement, recording the
+        route each claimed message is about to be sent through.
 
         Raises DependencyError when PostgreSQL cannot be reached.
         """
         if not messages:
             return {}
-        rows = [_message_row(m, receive_counts.get(m.tracking_id, 1)) for m in messages]
+        planned = routes or {}
+        rows = [
+            _message_row(m, receive_counts.get(m.tracking_id, 1), planned.get(m.tracking_id, ()))
+            for m in messages
+        ]
         with self._db.statement() as cur:  # one statement, one round trip
             cur.execute(CLAIM_SQL, {"rows": json.dumps(rows), "lease": lease_seconds})
             result = cur.fetchall()
@@ -195,7 +204,7 @@ class DispatchRepository:
         return RecordedBatch(recorded, callbacks)
 
 
-def _message_row(message: QueueMessage, receive_count: int) -> dict[str, Any]:
+def _message_row(message: QueueMessage, receive_count: int, route: Sequence[str]) -> dict[str, Any]:
     return {
         "tracking_id": message.tracking_id,
         "client_id": message.client_id,
@@ -209,13 +218,15 @@ def _message_row(message: QueueMessage, receive_count: int) -> dict[str, Any]:
         "encoding": message.encoding,
         "accepted_at": message.accepted_at.isoformat(),
         "receive_count": receive_count,
+        "route": list(route),
     }
 
 
 def _claim(row: Mapping[str, Any]) -> Claim:
     tracking_id = row["tracking_id"]
     if row["claimed"]:
-        return Claim(tracking_id, ClaimState.CLAIMED, MessageStatus.SENDING)
+        uncertain = tuple(row["uncertain_route"] or ())
+        return Claim(tracking_id, ClaimState.CLAIMED, MessageStatus.SENDING, 0, uncertain)
     previous = row["previous_status"]
     if previous is None:
         # Not inserted and not visible: either its client is unknown, or a concurrent

@@ -29,12 +29,12 @@ from smsgw.dispatch.registry_view import RegistryView
 from smsgw.dispatch.repository import Claim, DispatchRepository, Outcome, RecordedBatch
 from smsgw.dispatch.routing import plan_route
 from smsgw.dispatch.sender import SendReport, send_with_failover
-from smsgw.dispatch.triage import Verdict, triage
+from smsgw.dispatch.triage import Verdict, held_outcome, resume_route, triage
 from smsgw.domain.phone import mask_phone
 from smsgw.domain.status import MessageStatus
 from smsgw.errors import DependencyError
 from smsgw.observability import MetricUnit, logger, metrics
-from smsgw.providers.base import ProviderError
+from smsgw.providers.base import ProviderError, SmsProvider
 from smsgw.providers.registry import ProviderInfo
 from smsgw.sqs.backoff import retry_delay_seconds
 from smsgw.sqs.batch import BatchResult
@@ -84,37 +84,42 @@ class DispatchService:
     def _dispatch(self, queued: list[QueueRecord], batch: BatchResult, started: float) -> None:
         registry, redis_up = self._registry.load()
         health = self._snapshot(registry) if redis_up else {}
+        # Planned before the claim, which records each claimed message's route before
+        # any provider is called (the intent a crashed receive leaves behind).
+        routes = {r.message.tracking_id: self._plan(r, registry, health) for r in queued}
         try:
             claims = self._repo.claim_batch(
                 [r.message for r in queued],
                 {r.message.tracking_id: r.receive_count for r in queued},
                 self._settings.dispatch_lease_seconds,
+                routes,
             )
         except Exception as exc:  # noqa: BLE001 - nothing sent yet: every record comes back
             logger.error("claim failed; whole batch left in the queue", extra=_error(exc))
             batch.failures.extend(r.message_id for r in queued)
             return
-        to_send = [r for r in queued if self._triage(r, claims.get(r.message.tracking_id), batch)]
-        if not to_send:
+        claimed = [r for r in queued if self._triage(r, claims.get(r.message.tracking_id), batch)]
+        if not claimed:
             return
-        reports = self._send_all(to_send, registry, health, started)
-        emit_call_metrics(list(reports.values()))
         tally = BatchTally()
-        outcomes = [
-            decide(r, reports[r.message.tracking_id], self._settings.max_receive_count, tally)
-            for r in to_send
+        to_send, held = self._resume_uncertain(claimed, claims, routes, tally)
+        reports = self._send_all(to_send, routes, started)
+        emit_call_metrics(list(reports.values()))
+        max_receives = self._settings.max_receive_count
+        settled = held + [
+            (r, decide(r, reports[r.message.tracking_id], max_receives, tally)) for r in to_send
         ]
-        recorded = self._record(outcomes)
+        recorded = self._record([outcome for _, outcome in settled])
         if redis_up:
             self._record_health([c for report in reports.values() for c in report.calls])
         if recorded is None:
-            batch.failures.extend(r.message_id for r in to_send)
+            batch.failures.extend(r.message_id for r, _ in settled)
             return
         # After the commit, and never failing the batch: what is not sent now stays
         # in the outbox for a later relay.
         self._relay.relay(recorded.callbacks)
         tally.emit()
-        for record, outcome in zip(to_send, outcomes, strict=True):
+        for record, outcome in settled:
             self._settle(record, outcome, batch)
 
     def _triage(self, record: QueueRecord, claim: Claim | None, batch: BatchResult) -> bool:
@@ -137,24 +142,75 @@ class DispatchService:
             batch.fail(record, decision.retry_in)
         return False
 
+    @staticmethod
+    def _plan(
+        record: QueueRecord,
+        registry: Mapping[str, ProviderInfo],
+        health: Mapping[str, ProviderHealth],
+    ) -> list[str]:
+        message = record.message
+        gone = [n for n in message.providers if n not in registry]
+        if gone:
+            logger.warning(
+                "requested providers no longer configured",
+                extra={"correlation_id": message.tracking_id, "providers": gone},
+            )
+        return plan_route(message.providers, registry, health)
+
+    def _resume_uncertain(
+        self,
+        claimed: list[QueueRecord],
+        claims: Mapping[str, Claim],
+        routes: dict[str, list[str]],
+        tally: BatchTally,
+    ) -> tuple[list[QueueRecord], list[tuple[QueueRecord, Outcome]]]:
+        """Messages whose earlier receive ended between calling a provider and recording
+        the outcome: resent on that same route where every provider on it drops a repeat
+        of our reference, else held (failed SEND_UNCERTAIN, not resent: a provider
+        without an idempotency key would make a resend a second SMS)."""
+        uncertain = {
+            r.message.tracking_id: claims[r.message.tracking_id].uncertain_route
+            for r in claimed
+            if claims[r.message.tracking_id].uncertain_route
+        }
+        if not uncertain:
+            return claimed, []
+        adapters = self._registry.adapters({n for route in uncertain.values() for n in route})
+        to_send: list[QueueRecord] = []
+        held: list[tuple[QueueRecord, Outcome]] = []
+        for record in claimed:
+            tracking_id = record.message.tracking_id
+            route = uncertain.get(tracking_id)
+            if route is None:
+                to_send.append(record)
+                continue
+            log = {"correlation_id": tracking_id, "route": list(route)}
+            decision = resume_route(route, lambda n: _drops_repeats(adapters.get(n)))
+            if decision is not None:
+                logger.warning(
+                    "earlier send has no recorded outcome; resent on its route", extra=log
+                )
+                metrics.add_metric("UncertainSendsResent", MetricUnit.Count, 1)
+                routes[tracking_id] = decision
+                to_send.append(record)
+            else:
+                logger.error("earlier send has no recorded outcome; not resent", extra=log)
+                metrics.add_metric("UncertainSendsHeld", MetricUnit.Count, 1)
+                tally.failed += 1
+                held.append((record, held_outcome(record, route)))
+        return to_send, held
+
     def _send_all(
         self,
         records: list[QueueRecord],
-        registry: Mapping[str, ProviderInfo],
-        health: Mapping[str, ProviderHealth],
+        routes: Mapping[str, list[str]],
         started: float,
     ) -> dict[str, SendReport]:
-        routes: dict[str, list[str]] = {}
-        for record in records:
-            message = record.message
-            gone = [n for n in message.providers if n not in registry]
-            if gone:
-                logger.warning(
-                    "requested providers no longer configured",
-                    extra={"correlation_id": message.tracking_id, "providers": gone},
-                )
-            routes[message.tracking_id] = plan_route(message.providers, registry, health)
-        adapters = self._registry.adapters({n for route in routes.values() for n in route})
+        if not records:
+            return {}
+        adapters = self._registry.adapters(
+            {n for r in records for n in routes[r.message.tracking_id]}
+        )
         deadline = started + self._send_budget
         budget = self._settings.provider_timeout_seconds
 
@@ -241,3 +297,7 @@ def _error(exc: BaseException) -> dict[str, str]:
     """Type and first line only: PostgreSQL's DETAIL/CONTEXT lines may quote data."""
     lines = str(exc).strip().splitlines()
     return {"error_type": type(exc).__name__, "error": lines[0][:300] if lines else ""}
+
+
+def _drops_repeats(adapter: SmsProvider | None) -> bool:
+    return adapter is not None and adapter.idempotent_reference

@@ -1,12 +1,19 @@
-"""What one receive does with a message, given what the batch's claim found."""
+"""What one receive does with a message, given what the batch's claim found, and
+with a message whose earlier send has no recorded outcome."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from smsgw.dispatch.repository import Claim, ClaimState
+from smsgw.dispatch.records import QueueRecord
+from smsgw.dispatch.repository import Claim, ClaimState, Outcome
+from smsgw.domain.status import MessageStatus
 from smsgw.sqs.backoff import SQS_MAX_VISIBILITY_SECONDS
+
+SEND_UNCERTAIN: Final = "SEND_UNCERTAIN"
 
 
 class Verdict(enum.Enum):
@@ -33,3 +40,32 @@ def triage(claim: Claim | None, lease_seconds: int) -> Triage:
         return Triage(Verdict.DEAD)
     wait = (claim.lease_remaining_seconds if claim else 0) or lease_seconds
     return Triage(Verdict.LATER, min(wait + 1, SQS_MAX_VISIBILITY_SECONDS))
+
+
+def resume_route(
+    uncertain_route: Sequence[str], drops_repeats: Callable[[str], bool]
+) -> list[str] | None:
+    """The route to resend a message on whose earlier receive may have reached a
+    provider on ``uncertain_route`` and died before recording the outcome: that same
+    route, in its order, when every provider on it drops a repeat of our reference
+    (the one that did accept it answers with its first message id); None when one
+    does not, since a resend through it could be a second SMS to a person."""
+    route = list(uncertain_route)
+    if route and all(drops_repeats(name) for name in route):
+        return route
+    return None
+
+
+def held_outcome(record: QueueRecord, uncertain_route: Sequence[str]) -> Outcome:
+    """The final outcome of a message that is not resent (see ``resume_route``)."""
+    names = ", ".join(uncertain_route)
+    return Outcome(
+        record.message.tracking_id,
+        MessageStatus.FAILED,
+        record.receive_count,
+        error_code=SEND_UNCERTAIN,
+        error_message=(
+            f"an earlier attempt through {names} ended without a recorded outcome; "
+            "not resent, since a provider without an idempotency key would send it twice"
+        ),
+    )

@@ -158,6 +158,10 @@ class SmsProvider(ABC):
     """Base adapter. Subclasses set ``kind`` and implement ``_send`` and ``_map_exception``."""
 
     kind: str = "abstract"
+    # Whether the provider drops a repeat of a message it already accepted, given the
+    # same reference (our tracking id). Dispatch resends a message whose earlier send
+    # has no recorded outcome only through providers that do.
+    idempotent_reference: bool = False
 
     def __init__(self, name: str, config: dict[str, Any] | None = None) -> None:
         self.name = name

@@ -95,6 +95,7 @@ class SimulatorProvider(SmsProvider):
     ``webhook_secret_env`` (the key its delivery receipts are signed with)."""
 
     kind = "simulator"
+    idempotent_reference = True  # a repeated reference answers the first message id
 
     def __init__(
         self,

@@ -68,6 +68,7 @@ class SnsProvider(SmsProvider):
     (``Transactional``, the default, or ``Promotional``)."""
 
     kind = "sns"
+    idempotent_reference = False  # Publish has no idempotency key: a repeat is a 2nd SMS
 
     def __init__(
         self,

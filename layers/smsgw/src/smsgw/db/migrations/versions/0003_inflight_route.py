@@ -1,0 +1,23 @@
+"""The providers a claimed message is about to be sent through, until its outcome is
+recorded: a retry that finds it set knows the previous receive ended (a crash, a lost
+connection) between calling a provider and recording what happened.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-29
+"""
+
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE messages ADD COLUMN inflight_route text[]")
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE messages DROP COLUMN inflight_route")
