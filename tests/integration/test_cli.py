@@ -391,6 +391,10 @@ def test_messages_show_with_timeline(cli: Cli, db: Any, make_client: Any) -> Non
     assert "RETRIES_EXHAUSTED" in plain
     assert "+447911123456" not in plain
     assert SECRET_TEXT not in plain
+    # Capitals are the same id; the other forms uuid.UUID would take are not ids
+    assert cli.ok("messages", "show", tracking_id.upper(), "--json").json["status"] == "failed"
+    for other in (f"urn:uuid:{tracking_id}", f"{{{tracking_id}}}", tracking_id.replace("-", "")):
+        assert cli("messages", "show", other).code == 1
 
 
 def test_messages_show_unknown_is_exit_1(cli: Cli) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from smsgw.db.connection import Database
+from smsgw.domain.message import parse_tracking_id
 from smsgw.domain.status import MessageStatus
 from smsgw.operations.errors import NotFound, OperationError
 
@@ -43,7 +44,7 @@ WHERE m.tracking_id = %s
 
 def get_message(db: Database, tracking_id: str) -> dict[str, Any]:
     """One message with ``events`` and ``attempt_log`` (lists of dicts), any client's."""
-    canonical = _uuid(tracking_id)
+    canonical = parse_tracking_id(tracking_id)
     if canonical is None:
         raise NotFound(f"no message with tracking id {tracking_id!r}")
     with db.statement() as cur:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from smsgw.db.connection import Database
+from smsgw.domain.message import parse_tracking_id
 
 _MESSAGE = """
 SELECT m.tracking_id::text AS tracking_id, m.status, m.to_number, m.sender, m.reference,
@@ -31,9 +31,7 @@ WHERE m.tracking_id = %s AND m.client_id = %s
 def find_message(db: Database, client_id: str, tracking_id: str) -> dict[str, Any] | None:
     """The client's message with its events and attempts; None if it does not exist
     or belongs to another client (the caller cannot tell which)."""
-    try:
-        uuid.UUID(tracking_id)
-    except ValueError:
+    if parse_tracking_id(tracking_id) is None:
         return None
     with db.statement() as cur:
         cur.execute(_MESSAGE, (tracking_id, client_id))

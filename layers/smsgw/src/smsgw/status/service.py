@@ -11,6 +11,7 @@ import redis
 
 from smsgw.clients import ClientRecord
 from smsgw.db.connection import Database
+from smsgw.domain.message import parse_tracking_id
 from smsgw.errors import DependencyError, NotFoundError, ServiceUnavailableError
 from smsgw.providers.registry import ensure_registry, read_registry
 from smsgw.redis_store import Keys
@@ -33,10 +34,13 @@ class StatusService:
     def message(self, api_key: str | None, tracking_id: str) -> dict[str, Any]:
         try:
             client = self._authenticate(api_key)
-            row = find_message(self._db, client.id, tracking_id)
+            canonical = parse_tracking_id(tracking_id)
+            if canonical is None:  # urn:uuid:..., {...}: no message has such an id
+                raise NotFoundError("no such message")
+            row = find_message(self._db, client.id, canonical)
             if row is not None:
                 return _message_view(row)
-            pending = self._accepted_marker(client.id, tracking_id)
+            pending = self._accepted_marker(client.id, canonical)
         except DependencyError as exc:
             raise _unavailable(exc) from exc
         if pending is None:
