@@ -299,6 +299,11 @@ def test_provider_add_refusals(cli: Cli) -> None:
     assert no_url.code == 1
     assert "invalid config" in no_url.err
     assert cli("providers", "add", "Bad Name", "--kind", "simulator", "--url", "http://s").code == 1
+    # A leading '_' is the registry's own (its marker field is __registry__)
+    for reserved in ("__registry__", "_alpha"):
+        result = cli("providers", "add", reserved, "--kind", "simulator", "--url", "http://s")
+        assert result.code == 1, reserved
+        assert "starting with a letter or digit" in result.err
     assert cli("providers", "add", "beta", "--kind", "carrier-pigeon").code == 2
     assert cli("providers", "weight", "alpha", "-1").code == 2
 

@@ -8,7 +8,6 @@ optional (the relay) is best effort, so the provider gets its 2xx quickly.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -33,13 +32,17 @@ from smsgw.providers.base import (
     ReceiptsUnsupportedError,
     SmsProvider,
 )
-from smsgw.providers.registry import ProviderInfo, load_providers, publish_registry
+from smsgw.providers.registry import (
+    ProviderInfo,
+    is_provider_name,
+    load_providers,
+    publish_registry,
+)
 from smsgw.receipts.repository import ReceiptOutcome, ReceiptRepository
 from smsgw.redis_store import Keys
 
 ProviderFactory = Callable[[ProviderInfo, Settings], SmsProvider]
 
-_PROVIDER_NAME: Final = re.compile(r"[a-z0-9_-]{1,64}")  # the providers.name CHECK
 _STATUS_METRICS: Final = {
     MessageStatus.DELIVERED: "MessagesDelivered",
     MessageStatus.UNDELIVERED: "MessagesUndelivered",
@@ -111,7 +114,7 @@ class ReceiptService:
             raise ServiceUnavailableError("provider misconfigured; retry later") from exc
 
     def _provider_info(self, name: str) -> ProviderInfo:
-        if not _PROVIDER_NAME.fullmatch(name):
+        if not is_provider_name(name):  # __registry__ is the registry's own field
             raise NotFoundError("no such provider")
         try:
             pipe = self._redis.pipeline(transaction=False)
