@@ -3,7 +3,7 @@
     .venv/bin/python bench/callback_latency.py [--count 50] [--rate 5]
 
 Creates a bench client whose default callback URL is a receiver in this process
-(http on loopback: the local stack allows private callback targets), sends ``count``
+(http on loopback: the local stack allows loopback callback targets), sends ``count``
 messages through API Gateway at ``rate`` per second, and waits for each message's
 ``delivered`` callback. The simulator posts a delivery receipt for every message
 (provider ``alpha``, after its configured delay). The latency of one message is

@@ -104,7 +104,7 @@ LOCAL = Profile(
     # Providers send delivery receipts: a message goes on from sent to delivered.
     simulator_config="simulator.json",
     # Callbacks to a receiver on this machine (http://127.0.0.1:...) are allowed.
-    parameters={"AllowPrivateCallbackTargets": "true"},
+    parameters={"AllowLoopbackCallbackTargets": "true"},
     clients={"demo": (DEMO_API_KEY, 10_000)},
 )
 
@@ -118,7 +118,7 @@ E2E = Profile(
     # No receipts unless a test asks (a burst would double its invocations otherwise).
     simulator_config="simulator-e2e.json",
     parameters={
-        "AllowPrivateCallbackTargets": "true",
+        "AllowLoopbackCallbackTargets": "true",
         # Retries without backoff and a short circuit cool-down: exhausted retries reach
         # the DLQ in seconds, and a provider a test broke is usable again in the next.
         "RetryBaseSeconds": "0",

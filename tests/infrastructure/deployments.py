@@ -11,6 +11,7 @@ so "smsgw-outbound" in one and "${Name}-outbound" in the other compare equal.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -71,6 +72,15 @@ class EventSource:
     maximum_concurrency: Any
 
 
+@dataclass(frozen=True)
+class GatewayResponse:
+    """An error API Gateway answers itself: its status, headers and JSON body."""
+
+    status: str
+    headers: dict[str, str] = field(hash=False)  # name -> static value, unquoted
+    body: dict[str, Any] = field(hash=False)  # the template, parsed as JSON
+
+
 @dataclass
 class Deployment:
     source: str
@@ -79,6 +89,7 @@ class Deployment:
     event_sources: dict[str, EventSource]  # by queue
     routes: dict[str, str]  # "METHOD /path" -> function
     schedules: dict[str, str]  # function -> schedule expression
+    gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)  # by type
 
     def function_by_entry(self) -> dict[tuple[str, str], Function]:
         """Functions keyed by (artifact, handler): what they run, whatever their names."""
@@ -176,8 +187,32 @@ def terraform_deployment() -> Deployment:
             schedules[function.group(1)] = rules[rule.group(1)]["schedule_expression"]
 
     return Deployment(
-        "infra/terraform", queues, functions, event_sources, dict(local["routes"]), schedules
+        "infra/terraform",
+        queues,
+        functions,
+        event_sources,
+        dict(local["routes"]),
+        schedules,
+        _terraform_gateway_responses(),
     )
+
+
+def _terraform_gateway_responses() -> dict[str, GatewayResponse]:
+    """modules/api's local.gateway_responses, each body being jsonencode(merge(
+    {error_code, message}, local.gateway_response_body)) as its openapi local says."""
+    api = locals_of(MODULES / "api")
+    template = str(api["openapi"]["x-amazon-apigateway-gateway-responses"])
+    assert "merge({error_code = answer.code, message = answer.message}, " in template, template
+    assert "local.gateway_response_body)" in template, template
+    rest = api["gateway_response_body"]
+    return {
+        kind: GatewayResponse(
+            status=str(answer["status"]),
+            headers={name: str(value) for name, value in answer["headers"].items()},
+            body={"error_code": answer["code"], "message": answer["message"], **rest},
+        )
+        for kind, answer in api["gateway_responses"].items()
+    }
 
 
 # --- SAM -------------------------------------------------------------------------------
@@ -311,4 +346,31 @@ def sam_deployment() -> Deployment:
             elif event.get("Type") == "Schedule":
                 schedules[name] = str(sam.value(eprops.get("Schedule")))
 
-    return Deployment(str(SAM_TEMPLATE.name), queues, functions, event_sources, routes, schedules)
+    return Deployment(
+        str(SAM_TEMPLATE.name),
+        queues,
+        functions,
+        event_sources,
+        routes,
+        schedules,
+        _sam_gateway_responses(sam),
+    )
+
+
+def _sam_gateway_responses(sam: _Sam) -> dict[str, GatewayResponse]:
+    """GatewayResponses of the one AWS::Serverless::Api."""
+    (api,) = (r for r in sam.resources.values() if r.get("Type") == "AWS::Serverless::Api")
+    found: dict[str, GatewayResponse] = {}
+    for kind, response in (api["Properties"].get("GatewayResponses") or {}).items():
+        headers = (response.get("ResponseParameters") or {}).get("Headers") or {}
+        templates = response.get("ResponseTemplates") or {}
+        found[kind] = GatewayResponse(
+            status=str(response.get("StatusCode")),
+            # A static header value is quoted: "'1'"
+            headers={
+                name: str(value).removeprefix("'").removesuffix("'")
+                for name, value in headers.items()
+            },
+            body=json.loads(templates["application/json"]),
+        )
+    return found

@@ -38,8 +38,8 @@ LOCAL_INPUTS = f"""
 {ARTIFACTS}
 database = {{ create = false, url = "postgresql://postgres@127.0.0.1:5432/smsgw" }}
 redis    = {{ create = false, url = "redis://127.0.0.1:6379/0" }}
-allow_private_callback_targets = true
-enable_sns_provider            = false
+allow_loopback_callback_targets = true
+enable_sns_provider             = false
 """
 OUTPUTS = """
 output "environment" { value = local.function_environment }
@@ -123,7 +123,8 @@ def test_aws_inputs_evaluate(scratch: Path) -> None:
         assert variables["REDIS_SECRET_ARN"] == "stub-redis-auth_secret_arn", name
         assert variables["DATABASE_URL"].endswith("?sslmode=require"), name
         assert variables["REDIS_URL"].startswith("rediss://"), name
-        assert "CALLBACK_ALLOW_PRIVATE" not in variables, name
+        assert "CALLBACK_ALLOW_LOOPBACK" not in variables, name
+        assert "CALLBACK_ALLOW_HTTP" not in variables, name
     assert "PROVIDER_SECRETS_ARN" in env["dispatch"]
     assert "WEBHOOK_SECRETS_ARN" in env["webhooks"]
     assert env["dispatch"]["MAX_RECEIVE_COUNT"] == "8"
@@ -162,7 +163,7 @@ def test_local_inputs_evaluate(scratch: Path) -> None:
     for name, variables in env.items():
         assert "DATABASE_SECRET_ARN" not in variables, name
         assert variables["DATABASE_URL"] == "postgresql://postgres@127.0.0.1:5432/smsgw"
-    assert env["callbacks"]["CALLBACK_ALLOW_PRIVATE"] == "true"
+    assert env["callbacks"]["CALLBACK_ALLOW_LOOPBACK"] == "true"
     assert [s["sid"] for s in out["policies"]["dispatch"]] == [
         "ConsumeOutbound",
         "SendCallbacks",

@@ -6,7 +6,9 @@ queues and their DLQs, redrive target and maxReceiveCount, visibility timeouts a
 retention; functions (by artifact and handler), names, timeouts, memory, runtime,
 architecture; SQS event sources (queue -> function, batch size, batching window,
 function response types, maximum concurrency); environment variable names per function
-and the values of the settings among them; API routes; schedules.
+and the values of the settings among them; API routes; schedules; the errors API
+Gateway answers itself (gateway responses: types, statuses, headers, bodies), which
+both must give in the contract's error format.
 
 Known, intended differences are the AWS-only secret ARNs (Terraform's
 local.secret_environment), which the local stack does not need.
@@ -14,11 +16,28 @@ local.secret_environment), which the local stack does not need.
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 import pytest
 from deployments import Deployment, Function, sam_deployment, terraform_deployment
-from terraform_model import UNRESOLVED, same_number
+from terraform_model import REPO, UNRESOLVED, same_number
+
+API_ERRORS_PY = REPO / "layers" / "smsgw" / "src" / "smsgw" / "api" / "errors.py"
+ERROR_BODY_KEYS = {"error_code", "message", "details", "tracking_id", "timestamp"}
+# What API Gateway itself must never answer in its own format: unknown paths and
+# methods (the API root, TRACE), throttling, bodies over its limit, a function that
+# failed or timed out, and every other 4xx and 5xx.
+REQUIRED_GATEWAY_RESPONSES = {
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "ACCESS_DENIED",
+    "THROTTLED",
+    "REQUEST_TOO_LARGE",
+    "INTEGRATION_FAILURE",
+    "INTEGRATION_TIMEOUT",
+}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +152,49 @@ def test_same_routes(tf: Deployment, sam: Deployment) -> None:
 
 def test_same_schedules(tf: Deployment, sam: Deployment) -> None:
     assert tf.schedules == sam.schedules
+
+
+def test_same_gateway_responses(tf: Deployment, sam: Deployment) -> None:
+    assert sorted(tf.gateway_responses) == sorted(sam.gateway_responses)
+    for kind in sorted(tf.gateway_responses):
+        a, b = tf.gateway_responses[kind], sam.gateway_responses[kind]
+        assert a.status == b.status, f"{kind}: status terraform={a.status} sam={b.status}"
+        assert a.headers == b.headers, f"{kind}: headers terraform={a.headers} sam={b.headers}"
+        assert a.body == b.body, f"{kind}: body terraform={a.body} sam={b.body}"
+
+
+def _contract_statuses() -> dict[str, int]:
+    """smsgw.api.errors.STATUS_BY_CODE, read from the source (no import here)."""
+    for node in ast.walk(ast.parse(API_ERRORS_PY.read_text())):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == "STATUS_BY_CODE"
+        ):
+            return dict(ast.literal_eval(node.value))
+    raise AssertionError(f"STATUS_BY_CODE not found in {API_ERRORS_PY}")
+
+
+@pytest.mark.parametrize("deployment", ["terraform", "sam"])
+def test_gateway_responses_speak_the_contract(
+    tf: Deployment, sam: Deployment, deployment: str
+) -> None:
+    responses = (tf if deployment == "terraform" else sam).gateway_responses
+    assert not REQUIRED_GATEWAY_RESPONSES - set(responses), "missing gateway responses"
+    statuses = _contract_statuses()
+    for kind, response in responses.items():
+        body = response.body
+        assert set(body) == ERROR_BODY_KEYS, kind
+        assert (body["details"], body["tracking_id"]) == ({}, None), kind
+        assert body["message"], kind
+        # The code is the contract's, with the contract's status for it
+        assert statuses.get(body["error_code"]) == int(response.status), (kind, body)
+        # Simple substitution only (no VTL): the one variable is the request time
+        assert body["timestamp"] == "$context.requestTimeEpoch", kind
+    assert responses["MISSING_AUTHENTICATION_TOKEN"].body["error_code"] == "NOT_FOUND"
+    assert responses["THROTTLED"].body["error_code"] == "RATE_LIMITED"
+    for kind in ("THROTTLED", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT"):
+        assert responses[kind].headers.get("Retry-After"), kind
 
 
 @pytest.mark.parametrize(

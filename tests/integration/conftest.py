@@ -36,7 +36,7 @@ def cb_settings(settings: Settings, cb_queues: CallbackQueues) -> Settings:
             "callback_retry_max_seconds": 0,
             "callback_timeout_seconds": 1.0,
             # The receiver is plain http on loopback: allowed here only.
-            "callback_allow_private": True,
+            "callback_allow_loopback": True,
             "callback_allow_http": True,
             "callback_relay_lease_seconds": 30,
         }

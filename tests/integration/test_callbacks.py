@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import urllib3.util.connection
 from dispatch_helpers import Dispatch, counted, make_root, queue_message, rows
 from support import Queues, verify_callback
 from webhooks_helpers import (
@@ -146,12 +147,12 @@ def test_dispatch_round_trips_with_callbacks(
     assert dispatch.sqs_calls["SendMessageBatch"] == 1  # ten callbacks, one call
 
 
-def test_private_addresses_are_refused_in_production(
+def test_loopback_is_refused_in_production(
     webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
 ) -> None:
     webhooks.use_settings(
         webhooks.settings.model_copy(
-            update={"callback_allow_private": False, "callback_allow_http": False}
+            update={"callback_allow_loopback": False, "callback_allow_http": False}
         )
     )
     m = sent_message(callback_url=receiver.url)
@@ -159,6 +160,44 @@ def test_private_addresses_are_refused_in_production(
     # Refused at once, acknowledged (no retry could change that), recorded, nothing sent
     assert webhooks.deliver(webhooks.receive_callbacks()) == set()
     assert receiver.requests == []
+    (row,) = outbox(db)
+    assert (row["state"], row["last_error"]) == ("failed", "refused:private_address")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.255.255.1/hooks",
+        "http://192.168.255.1:8080/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[64:ff9b::a9fe:a9fe]/hooks",  # NAT64 to the metadata address
+        "https://[::ffff:10.255.255.1]/hooks",
+    ],
+)
+def test_local_stacks_allow_loopback_but_never_a_private_network(
+    webhooks: Webhooks,
+    db: Database,
+    *,
+    alpha: str,
+    sent_message: Make,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+) -> None:
+    # The test stack's settings allow loopback (and http there), as the local stack's do
+    assert webhooks.settings.callback_allow_loopback
+    assert webhooks.settings.callback_allow_http
+    connections: list[object] = []
+
+    def recording(address: object, *args: object, **kwargs: object) -> Any:
+        connections.append(address)
+        raise OSError("the test allows no connection")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", recording)
+    m = sent_message(callback_url=url)
+    webhooks.send_receipt(alpha, receipt(m["provider_message_id"]))
+    # Refused before any connection out of the machine, and not retried
+    assert webhooks.deliver(webhooks.receive_callbacks()) == set()
+    assert connections == []
     (row,) = outbox(db)
     assert (row["state"], row["last_error"]) == ("failed", "refused:private_address")
 

@@ -299,6 +299,11 @@ def test_provider_add_refusals(cli: Cli) -> None:
     assert no_url.code == 1
     assert "invalid config" in no_url.err
     assert cli("providers", "add", "Bad Name", "--kind", "simulator", "--url", "http://s").code == 1
+    # A leading '_' is the registry's own (its marker field is __registry__)
+    for reserved in ("__registry__", "_alpha"):
+        result = cli("providers", "add", reserved, "--kind", "simulator", "--url", "http://s")
+        assert result.code == 1, reserved
+        assert "starting with a letter or digit" in result.err
     assert cli("providers", "add", "beta", "--kind", "carrier-pigeon").code == 2
     assert cli("providers", "weight", "alpha", "-1").code == 2
 
@@ -391,6 +396,10 @@ def test_messages_show_with_timeline(cli: Cli, db: Any, make_client: Any) -> Non
     assert "RETRIES_EXHAUSTED" in plain
     assert "+447911123456" not in plain
     assert SECRET_TEXT not in plain
+    # Capitals are the same id; the other forms uuid.UUID would take are not ids
+    assert cli.ok("messages", "show", tracking_id.upper(), "--json").json["status"] == "failed"
+    for other in (f"urn:uuid:{tracking_id}", f"{{{tracking_id}}}", tracking_id.replace("-", "")):
+        assert cli("messages", "show", other).code == 1
 
 
 def test_messages_show_unknown_is_exit_1(cli: Cli) -> None:

@@ -3,6 +3,8 @@ still under concurrent inserts, and clients that never see each other's messages
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -43,6 +45,11 @@ def insert(
             (tracking_id, client_id, to, status, reference, accepted_at),
         )
     return tracking_id
+
+
+def forged(data: object) -> str:
+    """A cursor as a client could make one up: any JSON, base64url."""
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
 def page(webhooks: Webhooks, key: str, **params: Any) -> Reply:
@@ -136,6 +143,33 @@ def test_filters(webhooks: Webhooks, db: Database, clients: Any) -> None:
     assert [m["tracking_id"] for m in reply.json["messages"]] == [b]
 
 
+def test_any_utc_offset_python_takes_is_converted_for_postgresql(
+    webhooks: Webhooks, db: Database, clients: Any
+) -> None:
+    # PostgreSQL refuses offsets beyond 15:59 ("time zone displacement out of range")
+    acme = clients[0]
+    key = acme.api_key
+    a = insert(db, acme.client.id, BASE)
+    b = insert(db, acme.client.id, BASE + timedelta(hours=2))
+
+    def ids(**params: Any) -> list[str]:
+        reply = page(webhooks, key, **params)
+        assert reply.status == 200, reply.raw
+        return [m["tracking_id"] for m in reply.json["messages"]]
+
+    # 2026-11-21T12:59+23:59 is 2026-11-20T13:00Z
+    assert ids(since="2026-11-21T12:59:00+23:59") == [b]
+    assert ids(until="2026-11-21T12:59:00+23:59") == [a]
+    # 2026-11-19T12:01-23:59 is 2026-11-20T12:00Z, 2026-11-21T06:01+16:00 is 14:01Z
+    assert ids(since="2026-11-19T12:01:00-23:59", until="2026-11-21T06:01:00+16:00") == [b, a]
+    # A cursor is written in UTC, and one forged with a far offset is converted too
+    far = forged({"a": "2026-11-21T13:59:00+23:59", "t": b})
+    assert ids(cursor=far) == [a]
+    assert json.loads(
+        base64.urlsafe_b64decode(page(webhooks, key, limit=1).json["next_cursor"] + "==")
+    )["a"].endswith("+00:00")
+
+
 def test_clients_never_see_each_others_messages(
     webhooks: Webhooks, db: Database, clients: Any
 ) -> None:
@@ -166,6 +200,26 @@ def test_clients_never_see_each_others_messages(
         ({"since": "2026-11-20T13:00:00Z", "until": "2026-11-20T12:00:00Z"}, ["until"]),
         ({"reference": "x" * 129}, ["reference"]),
         ({"colour": "blue", "limit": "0"}, ["colour", "limit"]),
+        # Hostile inputs: each judged before PostgreSQL, never a 500
+        ({"limit": "9" * 5000}, ["limit"]),  # int() refuses more than 4300 digits
+        ({"cursor": forged({"a": 5, "t": []})}, ["cursor"]),
+        ({"cursor": forged({"a": "2026-11-20T12:00:00+00:00", "t": 5})}, ["cursor"]),
+        ({"cursor": forged(["2026-11-20T12:00:00+00:00", str(uuid.uuid4())])}, ["cursor"]),
+        ({"cursor": forged("not an object")}, ["cursor"]),
+        (
+            {"cursor": forged({"a": "0001-01-01T00:00:00+01:00", "t": str(uuid.uuid4())})},
+            ["cursor"],
+        ),
+        (
+            {"cursor": forged({"a": "2026-11-20T12:00:00Z", "t": f"urn:uuid:{uuid.uuid4()}"})},
+            ["cursor"],
+        ),
+        ({"reference": "a\x00b"}, ["reference"]),
+        ({"reference": "line\nbreak"}, ["reference"]),
+        ({"to": "+44791112\x003456"}, ["to"]),
+        ({"since": "2026-11-20T12:00:00+01:00:00.5"}, ["since"]),
+        ({"until": "9999-12-31T23:59:59-05:00"}, ["until"]),  # year 10000 in UTC
+        ({"since": "0001-01-01T00:00:00+00:01"}, ["since"]),  # year 0 in UTC
     ],
 )
 def test_invalid_filters_are_named(

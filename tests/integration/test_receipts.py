@@ -152,6 +152,36 @@ def test_unknown_provider_and_providers_without_receipts_are_not_found(
         (json.dumps({"receipt_id": "r1", "status": "DELIVRD"}).encode(), "malformed"),
         (json.dumps(receipt("alpha-1", status="BOGUS")).encode(), "unknown_status"),
         (json.dumps(receipt("alpha-1", receipt_id="")).encode(), "malformed"),
+        # Hostile bodies, validly signed: 422, never 500
+        pytest.param(b"[" * 5000 + b"]" * 5000, "malformed", id="nested-lists"),
+        pytest.param(b'{"r": ' * 3000 + b"1" + b"}" * 3000, "malformed", id="nested-objects"),
+        pytest.param(
+            b'{"receipt_id": NaN, "message_id": "m", "status": "DELIVRD"}', "malformed", id="nan"
+        ),
+        pytest.param(
+            b'{"receipt_id": "r", "message_id": 1e999, "status": "DELIVRD"}', "malformed", id="inf"
+        ),
+        pytest.param(b'{"receipt_id": ' + b"7" * 5000 + b"}", "malformed", id="5000-digits"),
+        pytest.param(
+            b'{"receipt_id": "r", "message_id": "m", "status": "DELIVRD", "status": "UNDELIV"}',
+            "malformed",
+            id="duplicate-key",
+        ),
+        pytest.param(
+            b'{"receipt_id": "r\xff", "message_id": "m", "status": "DELIVRD"}',
+            "malformed",
+            id="not-utf8",
+        ),
+        pytest.param(
+            b'{"receipt_id": "r\\u0000", "message_id": "m", "status": "DELIVRD"}',
+            "malformed",
+            id="nul",
+        ),
+        pytest.param(
+            b'{"receipt_id": "r\\ud800", "message_id": "m", "status": "DELIVRD"}',
+            "malformed",
+            id="surrogate",
+        ),
     ],
 )
 def test_malformed_signed_receipts_are_invalid_payload(
@@ -160,6 +190,29 @@ def test_malformed_signed_receipts_are_invalid_payload(
     reply = webhooks.post_receipt(alpha, body, signed_headers(body))
     assert assert_error(reply, 422, "INVALID_PAYLOAD")["details"] == {"reason": reason}
     assert rows(db, "SELECT * FROM delivery_receipts") == []
+
+
+@pytest.mark.parametrize("name", ["__registry__", "_alpha", "-alpha"])
+def test_registry_marker_is_not_a_provider(
+    webhooks: Webhooks, redis_client: Any, keys: Any, alpha: str, name: str
+) -> None:
+    # The registry hash holds a marker field beside the providers: not a provider
+    assert redis_client.hexists(keys.providers, "__registry__")
+    body = json.dumps(receipt("alpha-1")).encode()
+    assert_error(webhooks.post_receipt(name, body, {}), 404, "NOT_FOUND")
+    assert_error(webhooks.post_receipt(name, body, signed_headers(body)), 404, "NOT_FOUND")
+
+
+def test_provider_timestamp_with_any_utc_offset_is_recorded_in_utc(
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make
+) -> None:
+    # Python takes offsets up to 23:59, PostgreSQL up to 15:59
+    m = sent_message()
+    payload = receipt(m["provider_message_id"], timestamp="2026-11-27T23:59:00+23:59")
+    reply = webhooks.send_receipt(alpha, payload)
+    assert reply.status == 200, reply.raw
+    (logged,) = rows(db, "SELECT provider_timestamp FROM delivery_receipts")
+    assert logged["provider_timestamp"].isoformat() == "2026-11-27T00:00:00+00:00"
 
 
 def test_a_provider_without_a_secret_cannot_take_receipts(

@@ -17,8 +17,9 @@ from smsgw.bootstrap.webhooks import WebhooksRoot
 
 class StatusApi:
     def __init__(self, settings: Any) -> None:
+        self.root = WebhooksRoot(settings)
         module = load_function_app("webhooks")
-        module.root.override(WebhooksRoot(settings))
+        module.root.override(self.root)
         self.client = Client(module.app)
 
     def get(self, path: str, api_key: str | None) -> Reply:
@@ -104,6 +105,44 @@ def test_unknown_or_malformed_id_is_404(api: StatusApi, client: Any, tracking_id
     assert_error(api.get(f"/v1/sms/{tracking_id}", client.api_key), 404, "NOT_FOUND")
 
 
+class NoQueries:
+    """A database that fails the test if it is asked anything."""
+
+    def statement(self) -> Any:
+        raise AssertionError("PostgreSQL was queried")
+
+    transaction = statement
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "urn:uuid:{id}",  # uuid.UUID takes these three; PostgreSQL's uuid type does not
+        "{{{id}}}",
+        "{hex}",
+        "{id}%00",
+        "{id}%0A",
+        " {id}",
+        "{id}-",
+    ],
+)
+def test_other_forms_of_an_existing_id_are_404_without_a_query(
+    api: StatusApi, client: Any, db: Any, form: str
+) -> None:
+    tracking_id = persist(db, client.client.id)
+    path = form.format(id=tracking_id, hex=uuid.UUID(tracking_id).hex)
+    service = api.root.status
+    service._db = NoQueries()
+    assert_error(api.get(f"/v1/sms/{path}", client.api_key), 404, "NOT_FOUND")
+
+
+def test_tracking_ids_are_case_insensitive(api: StatusApi, client: Any, db: Any) -> None:
+    tracking_id = persist(db, client.client.id)
+    reply = api.get(f"/v1/sms/{tracking_id.upper()}", client.api_key)
+    assert reply.status == 200, reply.raw
+    assert reply.json["tracking_id"] == tracking_id
+
+
 def test_accepted_but_not_yet_dispatched_reads_queued(
     api: StatusApi, ingress: Ingress, client: Any, make_client: Any
 ) -> None:
@@ -114,6 +153,8 @@ def test_accepted_but_not_yet_dispatched_reads_queued(
     assert reply.json["status"] == "queued"
     assert reply.json["reference"] == "r1"
     assert reply.json["created_at"] == accepted.json["created_at"]
+    # The same id in capitals finds the same not-yet-persisted message
+    assert api.get(location.upper().replace("/V1/SMS/", "/v1/sms/"), client.api_key).status == 200
     stranger = make_client()
     assert_error(api.get(location, stranger.api_key), 404, "NOT_FOUND")
 

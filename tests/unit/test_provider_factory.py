@@ -14,7 +14,7 @@ from smsgw.providers.factory import (
     build_provider,
     clear_cache,
 )
-from smsgw.providers.registry import ProviderInfo
+from smsgw.providers.registry import META_FIELD, ProviderInfo, is_provider_name
 from smsgw.providers.simulator import SimulatorProvider
 from smsgw.providers.sns import SnsProvider
 
@@ -107,3 +107,16 @@ def test_clear_cache_forgets_adapters(settings: Settings) -> None:
     first = build_provider(info, settings)
     clear_cache()
     assert build_provider(info, settings) is not first
+
+
+@pytest.mark.parametrize("name", ["alpha", "a", "sns-eu_1", "0x", "a" * 64])
+def test_provider_names(name: str) -> None:
+    assert is_provider_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", [META_FIELD, "_alpha", "-alpha", "", "a" * 65, "Alpha", "a.b", "a b", "alpha\n"]
+)
+def test_not_provider_names(name: str) -> None:
+    # A leading '_' is kept for the registry hash's own fields (META_FIELD)
+    assert not is_provider_name(name)

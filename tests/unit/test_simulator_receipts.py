@@ -147,11 +147,68 @@ def test_malformed_receipts(body: Any) -> None:
         provider(webhook_secret=SECRET).parse_receipt(headers, raw, NOW)
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "body is nested too deeply"),
+        (b'{"a": ' * 5000 + b"1" + b"}" * 5000, "body is nested too deeply"),
+        (b'{"receipt_id": NaN}', "body has NaN, which JSON does not allow"),
+        (b'{"receipt_id": Infinity}', "body has Infinity, which JSON does not allow"),
+        (b'{"receipt_id": -Infinity}', "body has -Infinity, which JSON does not allow"),
+        (b'{"receipt_id": 1e999}', "body has a number out of range"),
+        (b'{"receipt_id": ' + b"9" * 5000 + b"}", "body is not JSON"),  # int() limit
+        (b'{"status": "DELIVRD", "status": "UNDELIV"}', "body has a key more than once"),
+        (b'{"x": {"k": 1, "k": 2}}', "body has a key more than once"),
+        (b'{"status": "DELIVRD\xff"}', "body is not JSON"),  # not UTF-8
+        (b"\xff\xfe{}", "body is not JSON"),
+        (json.dumps(payload()).encode("utf-16"), "body is not JSON"),  # UTF-8 only
+        (b"\xef\xbb\xbf{}", "body is not JSON"),  # a BOM
+        (b"", "body is not JSON"),
+        (b"null", "body is not a JSON object"),
+        (b"1" * 100, "body is not a JSON object"),
+    ],
+)
+def test_hostile_bodies_are_malformed_not_errors(body: bytes, message: str) -> None:
+    headers, raw = signed(body)
+    with pytest.raises(MalformedReceiptError) as malformed:
+        provider(webhook_secret=SECRET).parse_receipt(headers, raw, NOW)
+    assert (malformed.value.message, malformed.value.reason) == (message, "malformed")
+
+
+def test_lone_surrogates_in_fields_are_malformed() -> None:
+    headers, body = signed(b'{"receipt_id": "r\\ud800", "message_id": "m", "status": "DELIVRD"}')
+    with pytest.raises(MalformedReceiptError):
+        provider(webhook_secret=SECRET).parse_receipt(headers, body, NOW)
+
+
 def test_odd_provider_timestamp_is_not_a_reason_to_refuse() -> None:
     headers, body = signed(payload(timestamp="yesterday"))
     assert (
         provider(webhook_secret=SECRET).parse_receipt(headers, body, NOW).provider_timestamp is None
     )
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        # PostgreSQL refuses offsets beyond 15:59; the receipt keeps the time in UTC
+        ("2026-11-27T23:59:00+23:59", datetime(2026, 11, 27, 0, 0, tzinfo=UTC)),
+        ("2026-11-27T12:00:00+01:00:00.5", datetime(2026, 11, 27, 10, 59, 59, 500000, tzinfo=UTC)),
+        ("0001-01-01T00:00:00+01:00", None),  # year 0 in UTC
+        ("9999-12-31T23:59:59-01:00", None),  # year 10000 in UTC
+        ("2026-11-27T12:00:00", None),  # no zone
+        ("2" * 5000, None),
+        (17, None),
+    ],
+)
+def test_provider_timestamps_are_kept_in_utc_or_dropped(
+    stamp: object, expected: datetime | None
+) -> None:
+    headers, body = signed(payload(timestamp=stamp))
+    kept = provider(webhook_secret=SECRET).parse_receipt(headers, body, NOW).provider_timestamp
+    assert kept == expected
+    if kept is not None:
+        assert kept.utcoffset() == timedelta(0)
 
 
 def test_secret_comes_from_config_or_a_credential() -> None:

@@ -29,7 +29,7 @@ module "smsgw" {
   dispatch     = var.dispatch
 
   # The provider simulator and test receivers listen on loopback over plain http.
-  allow_private_callback_targets = true
+  allow_loopback_callback_targets = true
 
   stage_name = "local"
   # LocalStack gives the REST API this id, so the URL is stable:

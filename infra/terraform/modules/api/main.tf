@@ -33,24 +33,37 @@ locals {
         statusCode         = answer.status
         responseParameters = { for name, value in answer.headers : "gatewayresponse.header.${name}" => "'${value}'" }
         responseTemplates = {
-          "application/json" = jsonencode({
-            error_code  = answer.code
-            message     = answer.message
-            details     = {}
-            tracking_id = null
-            timestamp   = "$context.requestTime"
-          })
+          "application/json" = jsonencode(merge(
+            { error_code = answer.code, message = answer.message },
+            local.gateway_response_body,
+          ))
         }
       }
     }
   }
 
+  # Held equal to infra/sam/template.yaml's GatewayResponses by tests/infrastructure.
+  # DEFAULT_4XX and DEFAULT_5XX cover every type not named here.
   gateway_responses = {
-    THROTTLED                    = { status = "429", code = "TOO_MANY_REQUESTS", message = "request rate above the API's limit", headers = { "Retry-After" = "1" } }
-    REQUEST_TOO_LARGE            = { status = "413", code = "PAYLOAD_TOO_LARGE", message = "request body too large", headers = {} }
-    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "NOT_FOUND", message = "no such route", headers = {} }
-    INTEGRATION_TIMEOUT          = { status = "503", code = "SERVICE_UNAVAILABLE", message = "the service did not answer in time", headers = { "Retry-After" = "1" } }
+    DEFAULT_4XX                  = { status = "422", code = "INVALID_PAYLOAD", message = "request refused by the API gateway", headers = {} }
     DEFAULT_5XX                  = { status = "500", code = "INTERNAL_ERROR", message = "internal error", headers = {} }
+    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "NOT_FOUND", message = "no such route", headers = {} }
+    RESOURCE_NOT_FOUND           = { status = "404", code = "NOT_FOUND", message = "no such route", headers = {} }
+    ACCESS_DENIED                = { status = "401", code = "UNAUTHORIZED", message = "access denied", headers = {} }
+    THROTTLED                    = { status = "429", code = "RATE_LIMITED", message = "request rate above the API's limit", headers = { "Retry-After" = "1" } }
+    REQUEST_TOO_LARGE            = { status = "413", code = "PAYLOAD_TOO_LARGE", message = "request body too large", headers = {} }
+    INTEGRATION_FAILURE          = { status = "503", code = "SERVICE_UNAVAILABLE", message = "the service could not be reached", headers = { "Retry-After" = "1" } }
+    INTEGRATION_TIMEOUT          = { status = "503", code = "SERVICE_UNAVAILABLE", message = "the service did not answer in time", headers = { "Retry-After" = "1" } }
+  }
+
+  # The rest of the contract's error body. Gateway response templates only substitute
+  # variables, and no $context variable is RFC 3339: timestamp is the request time in
+  # milliseconds since the Unix epoch, as a string ($context.requestTime is
+  # "29/Nov/2026:18:20:24 +0000").
+  gateway_response_body = {
+    details     = {}
+    tracking_id = null
+    timestamp   = "$context.requestTimeEpoch"
   }
 
   access_log_format = jsonencode({

@@ -4,7 +4,8 @@
 locals {
   # Every route of the apps is declared, as Chalice does: a request whose path matches a
   # resource but none of its methods (GET /v1/sms beside POST /v1/sms) gets API
-  # Gateway's own 403, not the {proxy+} catch-all.
+  # Gateway's MISSING_AUTHENTICATION_TOKEN (404 NOT_FOUND, by modules/api's gateway
+  # responses), not the {proxy+} catch-all.
   routes = {
     "POST /v1/sms"                 = "ingress"
     "GET /v1/sms"                  = "webhooks"

@@ -96,14 +96,14 @@ locals {
     relay     = {}
   }
 
-  # Local stacks only (var.allow_private_callback_targets): callbacks to loopback and
-  # private addresses over plain http, which the SSRF guard refuses in production.
+  # Local stacks only (var.allow_loopback_callback_targets): callbacks to loopback
+  # addresses, over plain http too, which the SSRF guard refuses in production.
   local_only_environment = {
     common    = {}
     ingress   = {}
     webhooks  = {}
     dispatch  = {}
-    callbacks = { CALLBACK_ALLOW_PRIVATE = "true", CALLBACK_ALLOW_HTTP = "true" }
+    callbacks = { CALLBACK_ALLOW_LOOPBACK = "true", CALLBACK_ALLOW_HTTP = "true" }
     relay     = {}
   }
 
@@ -122,8 +122,8 @@ locals {
         local.environment[name],
         local.secret_environment.common,
         local.secret_environment[name],
-        var.allow_private_callback_targets ? local.local_only_environment.common : {},
-        var.allow_private_callback_targets ? local.local_only_environment[name] : {},
+        var.allow_loopback_callback_targets ? local.local_only_environment.common : {},
+        var.allow_loopback_callback_targets ? local.local_only_environment[name] : {},
       ) : key => value if value != null
     }
   }

@@ -221,9 +221,9 @@ variable "callbacks" {
   }
 }
 
-variable "allow_private_callback_targets" {
+variable "allow_loopback_callback_targets" {
   type        = bool
-  description = "Local stacks only: let client callbacks go to loopback and private addresses over plain http (CALLBACK_ALLOW_PRIVATE, CALLBACK_ALLOW_HTTP). Never on AWS: it disables the callbacks' SSRF guard."
+  description = "Local stacks only: let client callbacks go to loopback addresses, over plain http too (CALLBACK_ALLOW_LOOPBACK, CALLBACK_ALLOW_HTTP). Private networks stay refused. Never on AWS: it opens the callbacks' SSRF guard to the host itself."
   default     = false
 }
 

@@ -104,9 +104,10 @@ class Settings(BaseModel):
     # Covers connect and response together: a slow client endpoint must not hold a
     # batch of other clients' callbacks.
     callback_timeout_seconds: float = Field(5.0, gt=0, le=30)
-    # Local and test stacks only: callbacks to loopback/private addresses (the SSRF
-    # guard refuses them in production), and plain http to loopback.
-    callback_allow_private: bool = False
+    # Local and test stacks only: callbacks to loopback addresses (the SSRF guard
+    # refuses them in production; private networks are refused everywhere), and
+    # plain http to loopback.
+    callback_allow_loopback: bool = False
     callback_allow_http: bool = False
     # A relay owns the outbox rows it is sending for this long; rows still pending
     # after it are re-sent by the next relay (a crash between SQS and PostgreSQL).
@@ -169,7 +170,7 @@ ENV_NAMES: dict[str, str] = {
     "callback_retry_base_seconds": "CALLBACK_RETRY_BASE_SECONDS",
     "callback_retry_max_seconds": "CALLBACK_RETRY_MAX_SECONDS",
     "callback_timeout_seconds": "CALLBACK_TIMEOUT_SECONDS",
-    "callback_allow_private": "CALLBACK_ALLOW_PRIVATE",
+    "callback_allow_loopback": "CALLBACK_ALLOW_LOOPBACK",
     "callback_allow_http": "CALLBACK_ALLOW_HTTP",
     "callback_relay_lease_seconds": "CALLBACK_RELAY_LEASE_SECONDS",
 }

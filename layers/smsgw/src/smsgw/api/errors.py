@@ -30,6 +30,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "PAYLOAD_TOO_LARGE": 413,
     "SERVICE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
+    # API Gateway's throttling (its THROTTLED gateway response); no function answers it.
+    "RATE_LIMITED": 429,
 }
 
 

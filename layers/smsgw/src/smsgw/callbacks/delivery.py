@@ -116,7 +116,7 @@ class CallbackDelivery:
         try:
             target = resolve_target(
                 job.message.url,
-                allow_private=settings.callback_allow_private,
+                allow_loopback=settings.callback_allow_loopback,
                 allow_http=settings.callback_allow_http,
                 resolver=self._resolver,
             )

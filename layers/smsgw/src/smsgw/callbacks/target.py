@@ -6,7 +6,12 @@ probe or poke things only the gateway can reach: instance metadata (169.254.169.
 the database, a VPC service. The guard resolves the host once, refuses the URL unless
 every address is public, and returns the address to connect to, so a second DNS
 answer (DNS rebinding) cannot swap in another one between the check and the request.
-Local and test stacks opt in to private addresses and to plain http on loopback.
+
+An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64,
+6to4, Teredo) is judged by the IPv4 address it carries: 64:ff9b::a9fe:a9fe reaches
+169.254.169.254 through a NAT64 gateway. Local and test stacks opt in to loopback
+(their receivers listen on 127.0.0.1) and to plain http there; never to private
+networks, so a test's callback URL cannot reach out of the machine.
 """
 
 from __future__ import annotations
@@ -15,10 +20,22 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import urlsplit
 
 Resolver = Callable[[str, int], list[str]]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_IPV4_COMPATIBLE: Final = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291)
+_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")  # well-known prefix (RFC 6052)
+_NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")  # local-use (RFC 8215)
+# Not globally reachable (IANA special-purpose registries) yet global to the ipaddress
+# module of some Python 3.12 releases: the Lambda runtime's may differ from ours.
+_NOT_GLOBAL: Final = (
+    ipaddress.IPv4Network("192.0.0.0/24"),  # IETF protocol assignments
+    ipaddress.IPv6Network("3fff::/20"),  # documentation (RFC 9637)
+    ipaddress.IPv6Network("5f00::/16"),  # SRv6 SIDs (RFC 9602)
+)
 
 
 class CallbackRefused(Exception):
@@ -52,7 +69,7 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def resolve_target(
-    url: str, *, allow_private: bool, allow_http: bool, resolver: Resolver = system_resolver
+    url: str, *, allow_loopback: bool, allow_http: bool, resolver: Resolver = system_resolver
 ) -> Target:
     try:
         parts = urlsplit(url)
@@ -76,9 +93,9 @@ def resolve_target(
         raise CallbackUnreachable("dns_failure")
     # Every address must pass: a name resolving to one public and one private address
     # would otherwise reach the private one on some attempts.
-    if not allow_private and not all(_is_public(ip) for ip in addresses):
+    if not all(is_public(ip) or (allow_loopback and _is_loopback(ip)) for ip in addresses):
         raise CallbackRefused("private_address")
-    if scheme == "http" and not (allow_http and all(ip.is_loopback for ip in addresses)):
+    if scheme == "http" and not (allow_http and all(_is_loopback(ip) for ip in addresses)):
         raise CallbackRefused("https_required")
     path = parts.path or "/"
     if parts.query:
@@ -90,9 +107,59 @@ def _ip(text: str) -> IpAddress:
     return ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
 
 
-def _is_public(ip: IpAddress) -> bool:
+def is_public(ip: IpAddress) -> bool:
+    """Whether a callback may go to ``ip``: a globally reachable unicast address, and,
+    for an IPv6 address that carries an IPv4 one, that IPv4 address too."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _is_public_v4(ip)
+    if (
+        any(ip in network for network in _NOT_GLOBAL)
+        or ip in _NAT64_LOCAL
+        or ip in _IPV4_COMPATIBLE
+    ):
+        return False  # translated within a network, or deprecated and unroutable
+    if ip.ipv4_mapped is not None:
+        return _is_public_v4(ip.ipv4_mapped)
+    if ip in _NAT64:
+        return _is_public_v4(_low_ipv4(ip))  # DNS64 answers these for public names
+    if ip.sixtofour is not None:  # 2002::/16, the IPv4 address in bits 16-48
+        return _is_public_v4(ip.sixtofour)
+    # Teredo, 2001::/32: the server in bits 32-64, the client inverted in the last 32
+    # (and 2001::/32 is not globally reachable either, which the checks below say).
+    if ip.teredo is not None and not all(_is_public_v4(v4) for v4 in ip.teredo):
+        return False
+    return not (
+        ip.is_multicast
+        or ip.is_unspecified
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_site_local  # fec0::/10, which is_global does not exclude
+        or ip.is_private
+        or ip.is_reserved
+        or not ip.is_global
+    )
+
+
+def _is_public_v4(ip: ipaddress.IPv4Address) -> bool:
+    # is_global alone excludes private, loopback, link-local, shared (CGNAT),
+    # benchmarking, reserved and documentation ranges, but not multicast.
+    return not (
+        any(ip in network for network in _NOT_GLOBAL)
+        or ip.is_multicast
+        or ip.is_unspecified
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_private
+        or ip.is_reserved
+        or not ip.is_global
+    )
+
+
+def _is_loopback(ip: IpAddress) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
-    # is_global excludes private, loopback, link-local, shared (CGNAT), reserved and
-    # documentation ranges.
-    return ip.is_global and not ip.is_multicast
+        return ip.ipv4_mapped.is_loopback  # ::ffff:127.0.0.1
+    return ip.is_loopback
+
+
+def _low_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)

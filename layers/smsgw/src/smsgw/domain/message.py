@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,6 +18,12 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 QUEUE_MESSAGE_VERSION: Final = 1
+
+# The one form the API hands out: 36 characters, hyphenated. uuid.UUID also takes
+# braces, a "urn:uuid:" prefix and no hyphens, which PostgreSQL's uuid type refuses.
+_TRACKING_ID: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
 
 
 class QueueMessage(BaseModel):
@@ -56,6 +63,15 @@ def new_tracking_id() -> str:
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)
     return str(uuid.UUID(int=value))
+
+
+def parse_tracking_id(value: str) -> str | None:
+    """A tracking id in its canonical form (lower case), or None when ``value`` is not
+    the 36-character hyphenated form (case-insensitive): no message has such an id,
+    so the caller answers "not found" without asking PostgreSQL."""
+    if _TRACKING_ID.fullmatch(value) is None:
+        return None
+    return value.lower()
 
 
 def utcnow() -> datetime:

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from smsgw.db.connection import Database
+from smsgw.domain.message import parse_tracking_id
 from smsgw.domain.status import MessageStatus
 from smsgw.domain.timestamps import parse_timestamp
 
@@ -160,7 +161,7 @@ def get_message(
 ) -> MessageDetail | None:
     """The message with its timeline and attempts; None if it does not exist or (with
     ``client_id``) belongs to another client: the caller cannot tell which."""
-    canonical = canonical_uuid(tracking_id)
+    canonical = parse_tracking_id(tracking_id)
     if canonical is None:
         return None
     params: dict[str, Any] = {"tracking_id": canonical}

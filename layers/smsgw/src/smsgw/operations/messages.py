@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from smsgw.db.connection import Database
+from smsgw.domain.message import parse_tracking_id
 from smsgw.domain.status import MessageStatus
 from smsgw.messages.read_model import (
     MessageDetail,
@@ -54,7 +55,7 @@ def recent_messages(
 
 def message_states(db: Database, tracking_ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
     """tracking id -> (status, error_code) for those PostgreSQL holds."""
-    ids = sorted({c for c in (canonical_uuid(t) for t in tracking_ids) if c is not None})
+    ids = sorted({c for c in (parse_tracking_id(t) for t in tracking_ids) if c is not None})
     if not ids:
         return {}
     with db.statement() as cur:

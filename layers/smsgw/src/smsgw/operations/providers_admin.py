@@ -5,7 +5,6 @@ from the circuit-breaker keys that dispatch maintains."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,12 +18,12 @@ from smsgw.providers.factory import PROVIDER_CLASSES
 from smsgw.providers.registry import (
     ProviderInfo,
     ensure_registry,
+    is_provider_name,
     load_providers,
     read_registry,
 )
 from smsgw.redis_store import Keys
 
-NAME_PATTERN: Final = re.compile(r"[a-z0-9_-]{1,64}")  # the providers.name CHECK
 # Columns an operator may change with update_provider (never interpolated from input).
 _UPDATABLE: Final = frozenset({"enabled", "priority", "weight"})
 
@@ -49,8 +48,11 @@ def add_provider(
     info: ProviderInfo,
 ) -> dict[str, ProviderInfo]:
     """Insert a provider after its adapter accepted the config, then publish."""
-    if not NAME_PATTERN.fullmatch(info.name):
-        raise OperationError(f"provider name {info.name!r} must match [a-z0-9_-]{{1,64}}")
+    if not is_provider_name(info.name):
+        raise OperationError(
+            f"provider name {info.name!r} must be 1-64 of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit"
+        )
     adapter_class = PROVIDER_CLASSES.get(info.kind)
     if adapter_class is None:
         kinds = ", ".join(sorted(PROVIDER_CLASSES))

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from smsgw.domain.phone import mask_phone
 from smsgw.domain.status import MessageStatus
@@ -144,6 +146,53 @@ def check_window(stamp: int, now: datetime) -> None:
     """Refuse a (verified) timestamp further than the tolerance from ``now``."""
     if abs(now.timestamp() - stamp) > RECEIPT_TOLERANCE_SECONDS:
         raise ReceiptTimestampError("receipt timestamp outside the accepted window")
+
+
+def receipt_json(body: bytes) -> dict[str, Any]:
+    """A receipt body as a JSON object, or MalformedReceiptError. Every adapter's
+    ``parse_receipt`` reads its (verified) body through this one function, so no body
+    can fail a webhook with anything but 422: not UTF-8, not JSON, not an object,
+    nested deeper than the parser goes (RecursionError), NaN or Infinity, a number
+    out of range (over 4300 digits, or a float that overflows), or a key given twice
+    (two parsers could read two different receipts from one signed body)."""
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
+    except RecursionError:
+        raise MalformedReceiptError("body is nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        message = str(exc) if isinstance(exc, _JsonRefusal) else "body is not JSON"
+        raise MalformedReceiptError(message) from None
+    if not isinstance(data, dict):
+        raise MalformedReceiptError("body is not a JSON object")
+    return data
+
+
+class _JsonRefusal(ValueError):
+    """Valid JSON to Python's parser that a receipt may not contain."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _JsonRefusal("body has a key more than once")
+    return data
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise _JsonRefusal(f"body has {name}, which JSON does not allow")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonRefusal("body has a number out of range")
+    return value
 
 
 def hmac_matches(secret: str, message: bytes, signature_hex: str | None) -> bool:

@@ -9,8 +9,9 @@ rebuilt from PostgreSQL by whoever notices (``ensure_registry``).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import redis
 
@@ -19,7 +20,17 @@ from smsgw.errors import DependencyError
 from smsgw.observability import logger
 from smsgw.redis_store import Keys
 
+# The registry hash's own field, beside one field per provider. Provider names never
+# start with "_" (is_provider_name), so none can be taken for it, or it for one.
 META_FIELD = "__registry__"
+# The providers.name CHECK ([a-z0-9_-]{1,64}) less a leading "_" or "-".
+_PROVIDER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def is_provider_name(name: str) -> bool:
+    """Whether ``name`` can name a provider: what the CLI lets an operator create and
+    what a receipt webhook path may name. Never the registry's marker field."""
+    return _PROVIDER_NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True, slots=True)

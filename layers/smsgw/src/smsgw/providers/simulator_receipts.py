@@ -12,9 +12,8 @@ report them; a real adapter copies this table and adjusts it to its provider.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from smsgw.domain.status import MessageStatus
@@ -25,6 +24,7 @@ from smsgw.providers.base import (
     ReceiptSignatureError,
     check_window,
     hmac_matches,
+    receipt_json,
     unix_timestamp,
 )
 
@@ -75,7 +75,7 @@ def parse_simulator_receipt(
     if not hmac_matches(secret, signed, headers.get(SIGNATURE_HEADER)):
         raise ReceiptSignatureError("receipt signature does not match")
     check_window(stamp, now)
-    data = _json_object(body)
+    data = receipt_json(body)
     code = _text(data, "status", required=True)
     assert code is not None  # required
     mapping = RECEIPT_CODES.get(code)
@@ -93,16 +93,6 @@ def parse_simulator_receipt(
     )
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise MalformedReceiptError("body is not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedReceiptError("body is not a JSON object")
-    return data
-
-
 def _text(data: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
     value = data.get(name)
     if value is None and not required:
@@ -115,12 +105,13 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool = False) -> str 
 
 
 def _timestamp(value: object) -> datetime | None:
-    """The provider's own event time, kept for the record; None if absent or odd (it
-    is informational, and a receipt is not refused for it)."""
-    if not isinstance(value, str):
+    """The provider's own event time in UTC, kept for the record; None if absent or
+    odd (it is informational, and a receipt is not refused for it). UTC because
+    PostgreSQL takes offsets only up to 15:59, Python up to 23:59."""
+    if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):  # OverflowError: year 0 or 10000 in UTC
         return None
-    return parsed if parsed.tzinfo is not None else None

@@ -8,7 +8,6 @@ optional (the relay) is best effort, so the provider gets its 2xx quickly.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -30,12 +29,11 @@ from smsgw.providers.base import (
     ReceiptsUnsupportedError,
     SmsProvider,
 )
-from smsgw.providers.registry import ProviderDirectory, ProviderInfo
+from smsgw.providers.registry import ProviderDirectory, ProviderInfo, is_provider_name
 from smsgw.receipts.repository import ReceiptOutcome, ReceiptRepository
 
 ProviderFactory = Callable[[ProviderInfo, Settings], SmsProvider]
 
-_PROVIDER_NAME: Final = re.compile(r"[a-z0-9_-]{1,64}")  # the providers.name CHECK
 _STATUS_METRICS: Final = {
     MessageStatus.DELIVERED: "MessagesDelivered",
     MessageStatus.UNDELIVERED: "MessagesUndelivered",
@@ -105,7 +103,7 @@ class ReceiptService:
             raise ServiceUnavailableError("provider misconfigured; retry later") from exc
 
     def _provider_info(self, name: str) -> ProviderInfo:
-        if not _PROVIDER_NAME.fullmatch(name):
+        if not is_provider_name(name):  # __registry__ is the registry's own field
             raise NotFoundError("no such provider")
         try:
             info = self._providers.find(name)

@@ -6,6 +6,11 @@ stored meanwhile (they are newer, or land behind the reader) never shift a page,
 no message that existed when the listing started is skipped or repeated. It is
 base64url JSON: opaque to clients, and tampering gains nothing, since the query is
 always limited to the caller's own messages.
+
+Every value is judged here, before PostgreSQL sees it: lengths before conversions,
+types of the cursor's fields, no control characters, and timestamps converted to UTC
+(Python takes UTC offsets up to 23:59:59.999999, PostgreSQL only up to 15:59), so
+no input can make the query fail.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import uuid
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, TypeVar
 
+from smsgw.domain.message import parse_tracking_id
 from smsgw.domain.phone import is_e164_shape
 from smsgw.domain.status import MessageStatus
 from smsgw.errors import InvalidPayloadError
@@ -26,9 +32,16 @@ from smsgw.errors import InvalidPayloadError
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
 MAX_REFERENCE_CHARS: Final = 128
+MAX_CURSOR_CHARS: Final = 512  # an encoded cursor is about 110
 KNOWN_PARAMS: Final = frozenset({"status", "to", "reference", "since", "until", "limit", "cursor"})
 
 T = TypeVar("T")
+
+# RFC 3339 date-time: seconds required, up to nanoseconds, Z or a +/-HH:MM offset.
+_RFC3339: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})",
+    re.ASCII | re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +50,32 @@ class Cursor:
     tracking_id: str
 
     def encode(self) -> str:
-        raw = json.dumps({"a": self.accepted_at.isoformat(), "t": self.tracking_id})
+        accepted_at = self.accepted_at.astimezone(UTC).isoformat()
+        raw = json.dumps({"a": accepted_at, "t": self.tracking_id})
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
+        invalid = _Invalid("is not a cursor returned by this API")
+        if len(text) > MAX_CURSOR_CHARS:
+            raise invalid
         try:
             padded = text + "=" * (-len(text) % 4)
             data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            accepted_at = datetime.fromisoformat(data["a"])
-            tracking_id = str(uuid.UUID(data["t"]))
-        except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError):
-            raise _Invalid("is not a cursor returned by this API") from None
-        if accepted_at.tzinfo is None:
-            raise _Invalid("is not a cursor returned by this API")
-        return cls(accepted_at, tracking_id)
+        except (ValueError, RecursionError, binascii.Error):  # UnicodeError is a ValueError
+            raise invalid from None
+        if not isinstance(data, dict) or set(data) != {"a", "t"}:
+            raise invalid
+        accepted_at, tracking_id = data["a"], data["t"]
+        if not isinstance(accepted_at, str) or not isinstance(tracking_id, str):
+            raise invalid
+        canonical = parse_tracking_id(tracking_id)
+        if canonical is None:
+            raise invalid
+        try:
+            return cls(_utc(accepted_at), canonical)
+        except _Invalid:
+            raise invalid from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,21 +157,34 @@ def _to(value: str) -> str:
 def _reference(value: str) -> str:
     if not value or len(value) > MAX_REFERENCE_CHARS:
         raise _Invalid(f"must be 1 to {MAX_REFERENCE_CHARS} characters")
+    # Ingress stores only printable references: nothing else can match, and NUL or a
+    # lone surrogate could not even be sent to PostgreSQL.
+    if not value.isprintable():
+        raise _Invalid("must contain only printable characters")
     return value
 
 
 def _timestamp(value: str) -> datetime:
-    text = value.replace(" ", "+")  # an unencoded '+' of the offset
+    return _utc(value.replace(" ", "+"))  # an unencoded '+' of the offset
+
+
+def _utc(text: str) -> datetime:
+    """An RFC 3339 timestamp, in UTC: any offset RFC 3339 allows (up to 23:59) is
+    converted here, so PostgreSQL never sees one beyond its own limit."""
+    invalid = _Invalid("must be an RFC 3339 timestamp with a time zone")
+    if len(text) > 64 or not _RFC3339.fullmatch(text):
+        raise invalid
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in text.upper():
-        raise _Invalid("must be an RFC 3339 timestamp with a time zone")
-    return parsed
+        return datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):  # day 31 of a 30-day month; year 0 or 10000 in UTC
+        raise invalid from None
 
 
 def _limit(value: str) -> int:
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    # The length first: int() of thousands of digits costs time, or raises ValueError.
+    if len(value) > 10 or not value.isascii() or not value.isdigit():
         raise _Invalid(f"must be an integer from 1 to {MAX_LIMIT}")
-    return int(value)
+    limit = int(value)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _Invalid(f"must be an integer from 1 to {MAX_LIMIT}")
+    return limit

@@ -10,6 +10,7 @@ import redis
 
 from smsgw.auth.keys import ClientRecord
 from smsgw.db.connection import Database
+from smsgw.domain.message import parse_tracking_id
 from smsgw.domain.timestamps import rfc3339, rfc3339_or_none
 from smsgw.errors import DependencyError, NotFoundError, ServiceUnavailableError
 from smsgw.messages.read_model import (
@@ -39,10 +40,13 @@ class StatusService:
     def message(self, api_key: str | None, tracking_id: str) -> dict[str, Any]:
         try:
             client = self._authenticate(api_key)
-            found = get_message(self._db, tracking_id, client.id)
+            canonical = parse_tracking_id(tracking_id)
+            if canonical is None:  # urn:uuid:..., {...}: no message has such an id
+                raise NotFoundError("no such message")
+            found = get_message(self._db, canonical, client.id)
             if found is not None:
                 return _message_view(found)
-            pending = self._accepted_marker(client.id, tracking_id)
+            pending = self._accepted_marker(client.id, canonical)
         except DependencyError as exc:
             raise _unavailable(exc) from exc
         if pending is None:
