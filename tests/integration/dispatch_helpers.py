@@ -128,9 +128,7 @@ class Dispatch:
         self.module = load_function_app("dispatch")
         self.module.root.override(root)
         self.client = Client(self.module.app)
-        self.queue_arn = queues.sqs.get_queue_attributes(
-            QueueUrl=queues.outbound_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        self.queue_arn = queues.outbound_arn
         self.sqs_calls: Counter[str] = Counter()
         queues.sqs.meta.events.register("before-call.sqs.*", self._count_sqs)
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dispatch_helpers import rows
-from support import verify_callback
-from webhooks_helpers import CallbackQueues, Receiver, Webhooks, receipt
+from support import CaptureServer, verify_callback
+from webhooks_helpers import CallbackQueues, Webhooks, receipt
 
 from smsgw.db.connection import Database
 
@@ -28,7 +28,7 @@ def test_non_2xx_is_retried_with_backoff(
     *,
     alpha: str,
     sent_message: Make,
-    receiver: Receiver,
+    receiver: CaptureServer,
     cb_queues: CallbackQueues,
 ) -> None:
     # Given a consumer whose first retry waits 2 s, and a receiver answering 500 once
@@ -66,7 +66,7 @@ def test_last_failed_try_lands_in_the_dlq(
     *,
     alpha: str,
     sent_message: Make,
-    receiver: Receiver,
+    receiver: CaptureServer,
     cb_queues: CallbackQueues,
 ) -> None:
     receiver.statuses = [503] * 10
@@ -97,7 +97,7 @@ def test_last_failed_try_lands_in_the_dlq(
 
 
 def test_timeout_is_a_failed_attempt(
-    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: CaptureServer
 ) -> None:
     receiver.delay = 1.5  # the consumer waits 1 s
     m = sent_message(callback_url=receiver.url)
@@ -115,7 +115,7 @@ def test_timeout_is_a_failed_attempt(
 
 
 def test_redirects_are_not_followed(
-    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: CaptureServer
 ) -> None:
     receiver.statuses = [302]
     m = sent_message(callback_url=receiver.url)

@@ -12,10 +12,9 @@ from typing import Any
 import psycopg2
 import pytest
 from dispatch_helpers import Dispatch, make_root, queue_message, rows
-from support import Queues, verify_callback
+from support import CaptureServer, Queues, verify_callback
 from webhooks_helpers import (
     SECRET,
-    Receiver,
     Webhooks,
     receipt,
     start_bridge,
@@ -53,7 +52,7 @@ def client_id(make_client: Callable[..., Any]) -> str:
 
 
 def test_receipt_before_sent_is_applied_when_dispatch_records_the_id(
-    webhooks: Webhooks, db: Database, alpha: str, client_id: str, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, client_id: str, receiver: CaptureServer
 ) -> None:
     # Given a message dispatch has claimed but not yet recorded as sent
     repo = DispatchRepository(db, relay_limit=10)
@@ -184,7 +183,7 @@ def test_simulator_receipt_racing_dispatch_end_to_end(
     queues: Queues,
     make_provider: Callable[..., None],
     client_id: str,
-    receiver: Receiver,
+    receiver: CaptureServer,
 ) -> None:
     providers = {
         "alpha": {"latency_ms": 0, "dlr_mode": "delivered", "dlr_delay_ms": 0},
