@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dispatch_helpers import rows
-from support import CaptureServer, verify_callback
+from support import CaptureServer, eventually, verify_callback
 from webhooks_helpers import CallbackQueues, Webhooks, receipt
 
 from smsgw.db.connection import Database
@@ -42,14 +42,18 @@ def test_non_2xx_is_retried_with_backoff(
     webhooks.send_receipt(alpha, receipt(m["provider_message_id"]))
     messages = webhooks.receive_callbacks()
     # When it is delivered, the attempt fails and is reported for a retry
+    started = time.monotonic()
     assert webhooks.deliver(messages) == {messages[0]["MessageId"]}
+    ended = time.monotonic()
     (row,) = outbox(db)
     assert (row["state"], row["attempts"], row["last_http_status"]) == ("enqueued", 1, 500)
     assert row["last_error"] == "http_500"
     # Then SQS keeps it invisible for the backoff, not the queue's 30 s default ...
     assert webhooks.receive_callbacks() == []
-    time.sleep(2.2)
-    again = webhooks.receive_callbacks()
+    again = eventually(webhooks.receive_callbacks, what="the callback receivable again")
+    seen = time.monotonic()
+    assert seen - started >= 2.0  # not before the backoff (polled from the delivery on)
+    assert seen - ended < 2.5  # and then at once
     assert len(again) == 1
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
     # ... and the retry gets through, with the same body and a fresh signature

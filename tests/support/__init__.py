@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .apps import ROOT, load_function_app
 from .callbacks import verify_callback
-from .database import fresh_database, with_database
+from .database import fresh_database, lock_waits, with_database
 from .http_capture import (
     CapturedRequest,
     CaptureServer,
@@ -36,6 +36,7 @@ __all__ = [
     "eventually",
     "fresh_database",
     "load_function_app",
+    "lock_waits",
     "queue_arn",
     "serve",
     "sqs_event",

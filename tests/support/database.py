@@ -39,3 +39,20 @@ def _admin(admin_url: str, statement: str) -> None:
             cur.execute(statement)
     finally:
         admin.close()
+
+
+def lock_waits(database_url: str) -> list[str]:
+    """The statements of the sessions on this database now waiting for a lock another
+    transaction holds (a row, a transaction id, an advisory lock)."""
+    import psycopg2
+
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT query FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return [str(row[0]) for row in cur.fetchall()]
+    finally:
+        conn.close()
