@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +222,7 @@ def ingress_round_trips(stack: Stack) -> dict[str, dict[str, int]]:
     with counters.counting():
         module.root.override(IngressRoot(stack.settings))
         counters.count_sqs(aws_client("sqs", "us-east-1"))
-        cases = {
+        cases: dict[str, Callable[[], dict[str, Any]]] = {
             "accepted, warm": lambda: sms_event(stack.client.api_key),
             "accepted with Idempotency-Key, warm": lambda: sms_event(
                 stack.client.api_key, uuid.uuid4().hex

@@ -130,7 +130,7 @@ def test_concurrent_insert_of_the_same_message_is_busy(
     # Given another receive that inserted the message and has not committed yet
     m = queue_message(client_id)
     other = psycopg2.connect(database_url)
-    row = {
+    row: dict[str, Any] = {
         "tracking_id": m.tracking_id,
         "client_id": client_id,
         "to_number": m.to,

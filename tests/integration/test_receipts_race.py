@@ -184,7 +184,7 @@ def test_simulator_receipt_racing_dispatch_end_to_end(
     client_id: str,
     receiver: CaptureServer,
 ) -> None:
-    providers = {
+    providers: dict[str, dict[str, Any]] = {
         "alpha": {"latency_ms": 0, "dlr_mode": "delivered", "dlr_delay_ms": 0},
         "beta": {"latency_ms": 600},  # holds the batch's record back
     }

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 
 def eventually[T](
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     timeout: float = 5.0,
     interval: float = 0.05,
     *,
