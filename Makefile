@@ -54,10 +54,13 @@ down:  ## stop what `make up` started (and nothing else)
 logs: venv  ## recent function logs from LocalStack (F=ingress|webhooks|dispatch|callbacks|relay)
 	@$(PY) -m infra.local.stack logs $(if $(F),--function $(F),)
 
-lint: venv  ## ruff (lint + format check), mypy, terraform fmt and checkov
+lint: venv  ## ruff (lint + format check), mypy (strict, every Python file), terraform fmt and checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@# Two more modules named conftest (besides tests/conftest.py): one run each.
+	$(VENV)/bin/mypy tests/integration/conftest.py
+	$(VENV)/bin/mypy tests/e2e/conftest.py
 	infra/terraform/checks.sh fmt
 	infra/terraform/checks.sh checkov
 

@@ -17,20 +17,21 @@ Prints p50/p90/p99/max and writes bench/results/callback_latency.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import urllib3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import CaptureServer, capture_server, eventually  # noqa: E402
 
 from infra.local.profile import LOCAL  # noqa: E402
 from smsgw.accounts import create_client  # noqa: E402
@@ -38,21 +39,15 @@ from smsgw.config import Settings  # noqa: E402
 from smsgw.db.connection import Database  # noqa: E402
 from smsgw.redis_store import Keys, connect_redis  # noqa: E402
 
-arrivals: dict[str, float] = {}
-lock = threading.Lock()
 
-
-class Receiver(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+def delivered_arrivals(receiver: CaptureServer) -> dict[str, float]:
+    """When the first ``delivered`` callback of each tracking id reached the receiver."""
+    arrivals: dict[str, float] = {}
+    for request in list(receiver.requests):
+        body = json.loads(request.body)
         if body.get("status") == "delivered":
-            with lock:
-                arrivals.setdefault(body["tracking_id"], time.time())
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            arrivals.setdefault(body["tracking_id"], request.at)
+    return arrivals
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -66,8 +61,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="messages per second")
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with capture_server(default_status=204, path="/callbacks") as receiver:
+        run(args, receiver)
+
+
+def run(args: argparse.Namespace, receiver: CaptureServer) -> None:
     settings = Settings(
         database_url=LOCAL.database_url, redis_url=LOCAL.redis_url, redis_prefix=LOCAL.redis_prefix
     )
@@ -78,7 +76,7 @@ def main() -> None:
         Keys(settings.redis_prefix),
         name=f"bench-callbacks-{uuid.uuid4().hex[:8]}",
         daily_quota=100_000,
-        default_callback_url=f"http://127.0.0.1:{server.server_port}/callbacks",
+        default_callback_url=receiver.url,
     )
     http = urllib3.PoolManager(retries=False, timeout=30)
     headers = {"Content-Type": "application/json", "API-Key": client.api_key}
@@ -92,10 +90,15 @@ def main() -> None:
         sent.append(json.loads(reply.data)["tracking_id"])
         time.sleep(max(0.0, 1 / args.rate - (time.monotonic() - started)))
 
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(arrivals) < len(sent):
-        time.sleep(0.2)
-    server.shutdown()
+    # Not all in time: reported below as missing.
+    with contextlib.suppress(AssertionError):
+        eventually(
+            lambda: len(delivered_arrivals(receiver)) >= len(sent),
+            timeout=120,
+            interval=0.2,
+            what="every delivered callback",
+        )
+    arrivals = delivered_arrivals(receiver)
     missing = [t for t in sent if t not in arrivals]
     with db.statement() as cur:
         cur.execute(

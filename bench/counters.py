@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,7 +30,7 @@ def _bump(name: str, n: int = 1) -> None:
         counts[name] += n
 
 
-class _CountingCursor(psycopg2.extras.RealDictCursor):
+class _CountingCursor(psycopg2.extras.RealDictCursor):  # type: ignore[misc]  # untyped
     def execute(self, query: Any, vars: Any = None) -> Any:
         conn = self.connection
         if not conn.autocommit and conn.status == psycopg2.extensions.STATUS_READY:
@@ -39,7 +39,7 @@ class _CountingCursor(psycopg2.extras.RealDictCursor):
         return super().execute(query, vars)
 
 
-class _CountingConnection(psycopg2.extensions.connection):
+class _CountingConnection(psycopg2.extensions.connection):  # type: ignore[misc]  # untyped
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["cursor_factory"] = _CountingCursor
         return super().cursor(*args, **kwargs)
@@ -52,7 +52,8 @@ class _CountingConnection(psycopg2.extensions.connection):
 
 @contextmanager
 def counting() -> Iterator[Counter[str]]:
-    original_send = redis.connection.AbstractConnection.send_packed_command
+    # redis leaves it unannotated: typed here, as it is called below.
+    original_send: Callable[..., None] = redis.connection.AbstractConnection.send_packed_command
     original_connect = psycopg2.connect
 
     def send(self: Any, command: Any, check_health: bool = True) -> None:

@@ -13,7 +13,9 @@ Prints p50/p90/p99/max and writes bench/results/e2e_latency.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -23,6 +25,10 @@ from typing import Any
 import urllib3
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import eventually  # noqa: E402
+
 DEFAULT_URL = "http://127.0.0.1:4566/_aws/execute-api/smsgw/local"
 DEMO_KEY = "b57410a7-ea73-4b3d-811f-daa0bb565500"
 FINAL = {"sent", "delivered", "undelivered", "failed"}
@@ -56,13 +62,18 @@ def main() -> None:
         return str(json.loads(reply.data)["tracking_id"])
 
     def read(tracking_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while True:
+        """The message once final, or as it is after 60 s (then counted as not sent)."""
+        last: dict[str, Any] = {}
+
+        def final() -> bool:
             reply = http.request("GET", f"{args.url}/v1/sms/{tracking_id}", headers=headers)
-            body: dict[str, Any] = json.loads(reply.data)
-            if body.get("status") in FINAL or time.monotonic() > deadline:
-                return body
-            time.sleep(0.2)
+            last.clear()
+            last.update(json.loads(reply.data))
+            return last.get("status") in FINAL
+
+        with contextlib.suppress(AssertionError):
+            eventually(final, timeout=60, interval=0.2, what=f"{tracking_id} final")
+        return last
 
     # Warm-up: the first message pays the functions' cold starts; not counted.
     read(send(-1))

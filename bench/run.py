@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,8 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import counters  # noqa: E402
-import psycopg2  # noqa: E402
 from events import LambdaContext, api_gateway_event, json_body  # noqa: E402
-from support import sqs_event  # noqa: E402
+from support import create_queue_with_dlq, fresh_database, sqs_event  # noqa: E402
 
 PG_ADMIN = os.environ.get("SMSGW_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SMSGW_BENCH_REDIS", "redis://127.0.0.1:6379/14")
@@ -98,7 +98,7 @@ class Stack:
         from moto import mock_aws
 
         self.mock = mock_aws()
-        self.dbname = f"smsgw_bench_{uuid.uuid4().hex[:8]}"
+        self.resources = contextlib.ExitStack()
 
     def __enter__(self) -> Stack:
         import boto3
@@ -107,34 +107,18 @@ class Stack:
         from smsgw.accounts import create_client
         from smsgw.aws import reset_clients
         from smsgw.config import Settings
-        from smsgw.db import migrate
         from smsgw.db.connection import Database
         from smsgw.redis_store import Keys
 
-        admin = psycopg2.connect(PG_ADMIN)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{self.dbname}"')
-        admin.close()
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.dbname
-        migrate.upgrade(url)
+        url = self.resources.enter_context(fresh_database(PG_ADMIN, prefix="smsgw_bench"))
         self.mock.start()
         reset_clients()
         self.sqs = boto3.client("sqs", region_name="us-east-1")
-        dlq = self.sqs.create_queue(QueueName="bench-dlq")["QueueUrl"]
-        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        self.queue_url = self.sqs.create_queue(
-            QueueName="bench-outbound",
-            Attributes={
-                "VisibilityTimeout": "60",
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
-            },
-        )["QueueUrl"]
-        self.queue_arn = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        outbound = create_queue_with_dlq(
+            self.sqs, "bench-outbound", max_receive_count=5, visibility_timeout=60
+        )
+        self.queue_url = outbound.url
+        self.queue_arn = outbound.arn
         self.settings = Settings(
             database_url=url,
             redis_url=REDIS_URL,
@@ -186,11 +170,7 @@ class Stack:
         reset_clients()
         self.db.close()
         self.redis.flushdb()
-        admin = psycopg2.connect(PG_ADMIN)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
-        admin.close()
+        self.resources.close()  # drops the database
 
 
 def sms_event(api_key: str, idempotency_key: str | None = None) -> dict[str, Any]:
@@ -242,7 +222,7 @@ def ingress_round_trips(stack: Stack) -> dict[str, dict[str, int]]:
     with counters.counting():
         module.root.override(IngressRoot(stack.settings))
         counters.count_sqs(aws_client("sqs", "us-east-1"))
-        cases = {
+        cases: dict[str, Callable[[], dict[str, Any]]] = {
             "accepted, warm": lambda: sms_event(stack.client.api_key),
             "accepted with Idempotency-Key, warm": lambda: sms_event(
                 stack.client.api_key, uuid.uuid4().hex

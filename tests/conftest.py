@@ -9,15 +9,13 @@ SQS is moto's, inside each test that asks for it.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import redis
-from support import Queues
+from support import Queues, create_queue_with_dlq, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,27 +56,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, suite))
 
 
-def _swap_database(url: str, dbname: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + dbname
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    from smsgw.db import migrate
-
-    name = f"smsgw_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = psycopg2.connect(PG_ADMIN_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = _swap_database(PG_ADMIN_URL, name)
-    try:
-        migrate.upgrade(url)
+    with fresh_database(PG_ADMIN_URL) as url:
         yield url
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture
@@ -111,21 +92,8 @@ def queues() -> Iterator[Queues]:
     reset_clients()  # a client cached under an earlier mock must not be reused
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
-        dlq_url = sqs.create_queue(QueueName="smsgw-outbound-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        max_receive = 3
-        outbound_url = sqs.create_queue(
-            QueueName="smsgw-outbound",
-            Attributes={
-                "VisibilityTimeout": "30",
-                "RedrivePolicy": (
-                    f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive}"}}'
-                ),
-            },
-        )["QueueUrl"]
-        yield Queues(sqs, outbound_url, dlq_url, max_receive)
+        outbound = create_queue_with_dlq(sqs, "smsgw-outbound", max_receive_count=3)
+        yield Queues.of(sqs, outbound)
     reset_clients()
 
 

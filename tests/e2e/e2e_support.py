@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import ssl
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from support import eventually
 
 SETTLED = frozenset({"sent", "delivered", "undelivered", "failed"})
 VALID_TO = "+447911123456"  # a real UK mobile range; phonenumbers refuses 07700 900xxx
@@ -68,16 +68,15 @@ class Api:
     ) -> dict[str, Any]:
         """Poll GET /v1/sms/{id} until the status is one of ``until``; the last body."""
         wanted = frozenset(until)
-        deadline = time.monotonic() + timeout
-        body: dict[str, Any] = {}
-        while time.monotonic() < deadline:
+
+        def settled() -> dict[str, Any]:
             reply = self.message(tracking_id, key=key)
-            if reply.status == 200:
-                body = reply.json()
-                if body["status"] in wanted:
-                    return body
-            time.sleep(0.1)
-        raise AssertionError(f"{tracking_id} not in {sorted(wanted)} after {timeout}s: {body}")
+            assert reply.status == 200, (reply.status, reply.raw[:300])
+            body: dict[str, Any] = reply.json()
+            assert body["status"] in wanted, body
+            return body
+
+        return eventually(settled, timeout, interval=0.1, what=f"{tracking_id} in {sorted(wanted)}")
 
 
 def sms(text: str = "e2e hello", **fields: Any) -> dict[str, Any]:

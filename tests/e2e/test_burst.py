@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from e2e_support import Api, Reply, Simulator, sms
+from support import eventually
 
 MESSAGES = 200
 CONCURRENCY = 16
@@ -14,9 +15,8 @@ CONCURRENCY = 16
 
 def _wait_all_sent(e2e_db: Any, tracking_ids: list[str], timeout: float) -> dict[str, str]:
     """Statuses straight from PostgreSQL (one query per poll, not 200 HTTP calls)."""
-    deadline = time.monotonic() + timeout
-    statuses: dict[str, str] = {}
-    while time.monotonic() < deadline:
+
+    def all_sent() -> dict[str, str]:
         with e2e_db.statement() as cur:
             cur.execute(
                 "SELECT tracking_id::text AS id, status FROM messages"
@@ -24,10 +24,12 @@ def _wait_all_sent(e2e_db: Any, tracking_ids: list[str], timeout: float) -> dict
                 (tracking_ids,),
             )
             statuses = {row["id"]: row["status"] for row in cur.fetchall()}
-        if len(statuses) == len(tracking_ids) and set(statuses.values()) == {"sent"}:
-            break
-        time.sleep(0.5)
-    return statuses
+        not_sent = {t: s for t, s in statuses.items() if s != "sent"}
+        assert len(statuses) == len(tracking_ids), f"{len(statuses)} found, {not_sent=}"
+        assert not not_sent, not_sent
+        return statuses
+
+    return eventually(all_sent, timeout, interval=0.5, what="every message sent")
 
 
 def test_burst_every_accepted_message_is_sent_exactly_once(

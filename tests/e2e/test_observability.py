@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from e2e_support import Api, sms
+from support import eventually
 
 from infra.local.profile import E2E
 
@@ -41,12 +42,14 @@ def test_emf_metric_lines_reach_cloudwatch_logs(api: Api, aws: Callable[[str], A
     assert api.wait_settled(reply.json()["tracking_id"])["status"] == "sent"
 
     logs = aws("logs")
-    deadline = time.monotonic() + 15
-    ingress: set[str] = set()
-    dispatch: set[str] = set()
-    while time.monotonic() < deadline and not (ingress and dispatch):
+
+    def both_reported() -> tuple[set[str], set[str]] | None:
         ingress = _emf_metrics(logs, E2E.log_group("ingress"), since)
         dispatch = _emf_metrics(logs, E2E.log_group("dispatch"), since)
-        time.sleep(0.3)
+        return (ingress, dispatch) if ingress and dispatch else None
+
+    ingress, dispatch = eventually(
+        both_reported, timeout=15, interval=0.3, what="EMF lines of ingress and dispatch"
+    )
     assert "Accepted" in ingress, ingress
     assert "MessagesSent" in dispatch, dispatch

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from e2e_support import Api, Simulator, sms
+from support import eventually
 
 from infra.local.profile import E2E
 
@@ -51,24 +51,25 @@ def test_daily_quota_is_enforced(api: Api, make_client: Callable[..., Any]) -> N
 
 def _wait_in_dlq(sqs: Any, dlq_url: str, tracking_id: str, timeout: float) -> dict[str, Any]:
     """Peek (visibility 0, so the message stays available) until the message is there."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def in_dlq() -> dict[str, Any] | None:
         for message in sqs.receive_message(
             QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1
         ).get("Messages", []):
             if json.loads(message["Body"]).get("tracking_id") == tracking_id:
                 return dict(message)
-    raise AssertionError(f"{tracking_id} did not reach the DLQ in {timeout}s")
+        return None
+
+    # No pause between polls: each receive waits up to 1 s for messages (long polling).
+    return eventually(in_dlq, timeout, interval=0, what=f"{tracking_id} in the DLQ")
 
 
 def _wait_operational(api: Api, provider: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def operational() -> bool:
         listed = api.request("GET", "/v1/providers").json()["providers"]
-        if any(p["name"] == provider and p["operational"] for p in listed):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{provider} still not operational after {timeout}s")
+        return any(p["name"] == provider and p["operational"] for p in listed)
+
+    eventually(operational, timeout, interval=0.2, what=f"{provider} operational")
 
 
 def test_exhausted_retries_land_in_the_dlq_and_redrive_sends_them(

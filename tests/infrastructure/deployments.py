@@ -218,7 +218,7 @@ def _terraform_gateway_responses() -> dict[str, GatewayResponse]:
 # --- SAM -------------------------------------------------------------------------------
 
 
-class CloudFormationLoader(yaml.SafeLoader):
+class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # no yaml stubs here
     """SafeLoader that reads !Ref, !GetAtt, !Sub, ... as their long forms."""
 
 
@@ -229,7 +229,7 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     if suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
     return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}

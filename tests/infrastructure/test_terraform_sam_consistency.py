@@ -170,6 +170,7 @@ def _contract_statuses() -> dict[str, int]:
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
             and node.target.id == "STATUS_BY_CODE"
+            and node.value is not None
         ):
             return dict(ast.literal_eval(node.value))
     raise AssertionError(f"STATUS_BY_CODE not found in {API_ERRORS_PY}")

@@ -7,14 +7,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from support import Queues
+from support import CaptureServer, Queues, capture_server
 from webhooks_helpers import (
     SECRET,
     CallbackQueues,
-    Receiver,
     Webhooks,
     create_callback_queues,
-    start_receiver,
 )
 
 from smsgw.config import Settings
@@ -51,8 +49,10 @@ def webhooks(cb_settings: Settings, cb_queues: CallbackQueues) -> Iterator[Webho
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    yield from start_receiver(Receiver())
+def receiver() -> Iterator[CaptureServer]:
+    """A client's callback endpoint: records every request, answers 200 unless scripted."""
+    with capture_server(path="/hooks/sms?src=test") as server:
+        yield server
 
 
 @pytest.fixture

@@ -56,13 +56,13 @@ def _bump(name: str) -> None:
         COUNTS[name] += 1
 
 
-class _CountingCursor(psycopg2.extras.RealDictCursor):
+class _CountingCursor(psycopg2.extras.RealDictCursor):  # type: ignore[misc]  # untyped
     def execute(self, query: Any, vars: Any = None) -> Any:
         _bump("pg_statements")
         return super().execute(query, vars)
 
 
-class _CountingPgConnection(psycopg2.extensions.connection):
+class _CountingPgConnection(psycopg2.extensions.connection):  # type: ignore[misc]  # untyped
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["cursor_factory"] = _CountingCursor
         return super().cursor(*args, **kwargs)
@@ -84,7 +84,7 @@ class CountingDatabase(Database):
 class _CountingRedisConnection(redis.Connection):
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         _bump("redis_round_trips")  # a pipeline is sent as one packed command
-        super().send_packed_command(command, check_health)
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
 
 
 def counting_redis(url: str) -> redis.Redis:
@@ -128,9 +128,7 @@ class Dispatch:
         self.module = load_function_app("dispatch")
         self.module.root.override(root)
         self.client = Client(self.module.app)
-        self.queue_arn = queues.sqs.get_queue_attributes(
-            QueueUrl=queues.outbound_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        self.queue_arn = queues.outbound_arn
         self.sqs_calls: Counter[str] = Counter()
         queues.sqs.meta.events.register("before-call.sqs.*", self._count_sqs)
 

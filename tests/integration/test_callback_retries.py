@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dispatch_helpers import rows
-from support import verify_callback
-from webhooks_helpers import CallbackQueues, Receiver, Webhooks, receipt
+from support import CaptureServer, eventually, verify_callback
+from webhooks_helpers import CallbackQueues, Webhooks, receipt
 
 from smsgw.db.connection import Database
 
@@ -28,7 +28,7 @@ def test_non_2xx_is_retried_with_backoff(
     *,
     alpha: str,
     sent_message: Make,
-    receiver: Receiver,
+    receiver: CaptureServer,
     cb_queues: CallbackQueues,
 ) -> None:
     # Given a consumer whose first retry waits 2 s, and a receiver answering 500 once
@@ -42,14 +42,18 @@ def test_non_2xx_is_retried_with_backoff(
     webhooks.send_receipt(alpha, receipt(m["provider_message_id"]))
     messages = webhooks.receive_callbacks()
     # When it is delivered, the attempt fails and is reported for a retry
+    started = time.monotonic()
     assert webhooks.deliver(messages) == {messages[0]["MessageId"]}
+    ended = time.monotonic()
     (row,) = outbox(db)
     assert (row["state"], row["attempts"], row["last_http_status"]) == ("enqueued", 1, 500)
     assert row["last_error"] == "http_500"
     # Then SQS keeps it invisible for the backoff, not the queue's 30 s default ...
     assert webhooks.receive_callbacks() == []
-    time.sleep(2.2)
-    again = webhooks.receive_callbacks()
+    again = eventually(webhooks.receive_callbacks, what="the callback receivable again")
+    seen = time.monotonic()
+    assert seen - started >= 2.0  # not before the backoff (polled from the delivery on)
+    assert seen - ended < 2.5  # and then at once
     assert len(again) == 1
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
     # ... and the retry gets through, with the same body and a fresh signature
@@ -66,7 +70,7 @@ def test_last_failed_try_lands_in_the_dlq(
     *,
     alpha: str,
     sent_message: Make,
-    receiver: Receiver,
+    receiver: CaptureServer,
     cb_queues: CallbackQueues,
 ) -> None:
     receiver.statuses = [503] * 10
@@ -97,7 +101,7 @@ def test_last_failed_try_lands_in_the_dlq(
 
 
 def test_timeout_is_a_failed_attempt(
-    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: CaptureServer
 ) -> None:
     receiver.delay = 1.5  # the consumer waits 1 s
     m = sent_message(callback_url=receiver.url)
@@ -115,7 +119,7 @@ def test_timeout_is_a_failed_attempt(
 
 
 def test_redirects_are_not_followed(
-    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: CaptureServer
 ) -> None:
     receiver.statuses = [302]
     m = sent_message(callback_url=receiver.url)

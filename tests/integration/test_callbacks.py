@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 import urllib3.util.connection
 from dispatch_helpers import Dispatch, counted, make_root, queue_message, rows
-from support import Queues, verify_callback
+from support import CaptureServer, Queues, verify_callback
 from webhooks_helpers import (
     CallbackQueues,
-    Receiver,
     Webhooks,
     receipt,
 )
@@ -52,7 +51,7 @@ def outbox(db: Database) -> list[dict[str, Any]]:
 
 
 def test_sent_callback_is_signed_and_delivered(
-    dispatch: Dispatch, webhooks: Webhooks, db: Database, client: Any, receiver: Receiver
+    dispatch: Dispatch, webhooks: Webhooks, db: Database, client: Any, receiver: CaptureServer
 ) -> None:
     # Given a message with a callback url, sent by dispatch
     m = queue_message(client.client.id, callback_url=receiver.url, reference="order-9")
@@ -103,7 +102,7 @@ def test_failed_send_is_called_back_with_its_error(
     webhooks: Webhooks,
     sim: SimulatorServer,
     client: Any,
-    receiver: Receiver,
+    receiver: CaptureServer,
 ) -> None:
     sim.configure("alpha", invalid_numbers=["+447700900123"])
     m = queue_message(client.client.id, callback_url=receiver.url)
@@ -116,7 +115,7 @@ def test_failed_send_is_called_back_with_its_error(
 
 
 def test_receipt_callback_reports_the_final_status(
-    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: CaptureServer
 ) -> None:
     m = sent_message(callback_url=receiver.url)
     webhooks.send_receipt(alpha, receipt(m["provider_message_id"], "UNDELIV"))
@@ -132,7 +131,7 @@ def test_receipt_callback_reports_the_final_status(
 
 
 def test_dispatch_round_trips_with_callbacks(
-    dispatch: Dispatch, client: Any, receiver: Receiver
+    dispatch: Dispatch, client: Any, receiver: CaptureServer
 ) -> None:
     dispatch.enqueue(queue_message(client.client.id))
     dispatch.run()  # warm up connections
@@ -148,7 +147,7 @@ def test_dispatch_round_trips_with_callbacks(
 
 
 def test_loopback_is_refused_in_production(
-    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: CaptureServer
 ) -> None:
     webhooks.use_settings(
         webhooks.settings.model_copy(
@@ -203,7 +202,7 @@ def test_local_stacks_allow_loopback_but_never_a_private_network(
 
 
 def test_a_second_copy_of_a_delivered_callback_is_skipped(
-    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, sent_message: Make, receiver: CaptureServer
 ) -> None:
     m = sent_message(callback_url=receiver.url)
     webhooks.send_receipt(alpha, receipt(m["provider_message_id"]))
@@ -225,7 +224,7 @@ def test_outbox_survives_sqs_failing_at_relay_time(
     *,
     db: Database,
     client: Any,
-    receiver: Receiver,
+    receiver: CaptureServer,
     cb_queues: CallbackQueues,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -265,7 +264,7 @@ def test_scheduled_relay_sends_what_nobody_relayed(
     *,
     alpha: str,
     sent_message: Make,
-    receiver: Receiver,
+    receiver: CaptureServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a receipt whose callback could not be enqueued (SQS down at the time)

@@ -157,7 +157,9 @@ def test_create_shows_key_and_secret_once(cli: Cli, db: Any) -> None:
     assert body["daily_quota"] == 500
     assert body["signing_secret"].startswith("whsec_")
     assert "shown only now" in created.err
-    assert find_client_by_key_hash(db, hash_api_key(body["api_key"])).id == body["id"]
+    record = find_client_by_key_hash(db, hash_api_key(body["api_key"]))
+    assert record is not None
+    assert record.id == body["id"]
 
     listed = cli.ok("clients", "list", "--json").json["clients"]
     assert [c["id"] for c in listed] == [body["id"]]
@@ -229,7 +231,9 @@ def test_rotate_key_revokes_the_old_one(
     assert new_key != created["api_key"]
     assert "shown only now" in rotated.err
     assert find_client_by_key_hash(db, hash_api_key(created["api_key"])) is None
-    assert find_client_by_key_hash(db, hash_api_key(new_key)).id == created["id"]
+    record = find_client_by_key_hash(db, hash_api_key(new_key))
+    assert record is not None
+    assert record.id == created["id"]
     assert ingress.post(sms(), api_key=created["api_key"]).status == 401
     assert ingress.post(sms(), api_key=new_key).status == 202
     assert cli.ok("clients", "list", "--json").json["clients"][0]["key_prefixes"] == [new_key[:8]]
@@ -274,7 +278,9 @@ def test_provider_changes_are_published_to_redis(cli: Cli, redis_client: Any, ke
     assert added.json["provider"]["config"] == {"url": url}
 
     def registry() -> Any:
-        return read_registry(redis_client, keys)["alpha"]
+        published = read_registry(redis_client, keys)
+        assert published is not None
+        return published["alpha"]
 
     assert (registry().enabled, registry().priority, registry().weight) == (True, 100, 100)
     cli.ok("providers", "disable", "alpha")

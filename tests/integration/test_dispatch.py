@@ -4,14 +4,13 @@ provider simulator called over HTTP, PostgreSQL and Redis for real."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from dispatch_helpers import TO, Dispatch, counted, make_root, queue_message, rows
-from support import Queues
+from support import Queues, eventually
 
 from simulator.server import SimulatorServer
 from smsgw.config import Settings
@@ -312,8 +311,9 @@ def test_live_lease_blocks_a_concurrent_receive(
     )
     worker.start()
     # When SQS delivers it again to another invocation while the first is still sending
-    time.sleep(1.1)
-    second = dispatch.receive(visibility=30)
+    second = eventually(
+        lambda: dispatch.receive(visibility=30), what="the message visible again after 1 s"
+    )
     assert len(second) == 1
     assert second[0]["Attributes"]["ApproximateReceiveCount"] == "2"
     run = dispatch.invoke(second, ack=False)

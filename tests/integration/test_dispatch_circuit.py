@@ -19,6 +19,10 @@ def calls(provider: str, *outcomes: AttemptOutcome, latency: int = 100) -> list[
     return [ProviderCall(provider, o, latency, float(next(_clock))) for o in outcomes]
 
 
+def times(outcome: AttemptOutcome, n: int) -> list[AttemptOutcome]:
+    return [outcome] * n
+
+
 @pytest.fixture
 def store(redis_client: redis.Redis, keys: Keys, settings: Settings) -> HealthStore:
     return HealthStore(redis_client, keys, settings)  # threshold 3, open 2 s
@@ -45,7 +49,7 @@ def test_a_success_resets_the_count(store: HealthStore) -> None:
 
 
 def test_a_later_success_in_the_same_batch_cancels_the_opening(store: HealthStore) -> None:
-    outcomes: list[AttemptOutcome] = ["transient_error"] * 3 + ["sent"]
+    outcomes: list[AttemptOutcome] = [*times("transient_error", 3), "sent"]
     assert store.record(calls("alpha", *outcomes)) == []
     assert not store.snapshot(["alpha"])["alpha"].open
 
@@ -53,7 +57,7 @@ def test_a_later_success_in_the_same_batch_cancels_the_opening(store: HealthStor
 def test_permanent_errors_are_not_failures(
     store: HealthStore, redis_client: redis.Redis, keys: Keys
 ) -> None:
-    store.record(calls("alpha", *(["permanent_error"] * 5)))
+    store.record(calls("alpha", *times("permanent_error", 5)))
     assert not redis_client.exists(keys.circuit_failures("alpha"))
     health = store.snapshot(["alpha"])["alpha"]
     assert (health.open, health.success_rate, health.latency_ms) == (False, None, 100.0)
@@ -62,7 +66,7 @@ def test_permanent_errors_are_not_failures(
 def test_tripped_circuit_reopens_on_one_failure(
     store: HealthStore, redis_client: redis.Redis, keys: Keys
 ) -> None:
-    store.record(calls("alpha", *(["transient_error"] * 3)))
+    store.record(calls("alpha", *times("transient_error", 3)))
     redis_client.delete(keys.circuit_open("alpha"))  # the cool-down ran out
     assert store.record(calls("alpha", "transient_error")) == ["alpha"]
     redis_client.delete(keys.circuit_open("alpha"))
@@ -80,7 +84,7 @@ def test_stats_are_moving_averages(store: HealthStore) -> None:
 
 
 def test_providers_are_independent(store: HealthStore) -> None:
-    store.record(calls("alpha", *(["transient_error"] * 3)) + calls("beta", "sent"))
+    store.record(calls("alpha", *times("transient_error", 3)) + calls("beta", "sent"))
     health = store.snapshot(["alpha", "beta"])
     assert health["alpha"].open
     assert not health["beta"].open

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import psycopg2
 import pytest
 from dispatch_helpers import queue_message, rows
+from support import eventually, lock_waits
 
 from smsgw.db.connection import Database
 from smsgw.dispatch.queries import CLAIM_SQL
@@ -130,7 +130,7 @@ def test_concurrent_insert_of_the_same_message_is_busy(
     # Given another receive that inserted the message and has not committed yet
     m = queue_message(client_id)
     other = psycopg2.connect(database_url)
-    row = {
+    row: dict[str, Any] = {
         "tracking_id": m.tracking_id,
         "client_id": client_id,
         "to_number": m.to,
@@ -152,7 +152,7 @@ def test_concurrent_insert_of_the_same_message_is_busy(
     )
     # When this receive claims it (its INSERT waits on the other's row)
     worker.start()
-    time.sleep(0.3)
+    eventually(lambda: lock_waits(database_url), what="the INSERT waiting for the other's row")
     assert worker.is_alive()
     other.commit()
     other.close()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 from dispatch_helpers import Dispatch, make_root, queue_message, rows
-from support import Queues
+from support import Queues, eventually
 
 from simulator.server import SimulatorServer
 from smsgw.config import Settings
@@ -105,6 +105,15 @@ def test_circuit_opens_after_threshold_then_routing_skips_it(
     )
 
 
+def _wait_cool_down(redis_client: redis.Redis, keys: Keys, settings: Settings) -> None:
+    """Until alpha's open-circuit key expires (its TTL is the cool-down)."""
+    eventually(
+        lambda: not redis_client.exists(keys.circuit_open("alpha")),
+        timeout=settings.circuit_open_seconds + 1.0,
+        what="alpha's circuit cool-down over",
+    )
+
+
 def test_circuit_closes_after_cool_down_with_a_successful_probe(
     dispatch: Dispatch,
     db: Database,
@@ -120,9 +129,10 @@ def test_circuit_closes_after_cool_down_with_a_successful_probe(
         dispatch.enqueue(queue_message(client_id, providers=["alpha"]))
     dispatch.run()
     assert redis_client.exists(keys.circuit_open("alpha"))
+    assert 0 < redis_client.pttl(keys.circuit_open("alpha")) <= settings.circuit_open_seconds * 1000
     # After the cool-down, with alpha healthy again, the next message probes it
     sim.configure("alpha", failure_mode="none")
-    time.sleep(settings.circuit_open_seconds + 0.2)
+    _wait_cool_down(redis_client, keys, settings)
     assert not redis_client.exists(keys.circuit_open("alpha"))
     probe = queue_message(client_id, providers=["alpha"])
     dispatch.enqueue(probe)
@@ -152,7 +162,8 @@ def test_failed_probe_reopens_the_circuit_at_once(
     for _ in range(3):
         dispatch.enqueue(queue_message(client_id, providers=["alpha"]))
     dispatch.run()
-    time.sleep(settings.circuit_open_seconds + 0.2)
+    assert 0 < redis_client.pttl(keys.circuit_open("alpha")) <= settings.circuit_open_seconds * 1000
+    _wait_cool_down(redis_client, keys, settings)
     assert not redis_client.exists(keys.circuit_open("alpha"))
     # One failure after the cool-down is enough: the probe failed
     dispatch.enqueue(queue_message(client_id, providers=["alpha"]))
@@ -175,6 +186,15 @@ def test_permanent_errors_do_not_open_the_circuit(
     assert not redis_client.exists(keys.circuit_failures("alpha"))
 
 
+def _assert_hidden_for(backoff: float, started: float, ended: float) -> None:
+    """The message just received again was invisible for ``backoff`` seconds from the
+    failed receive's visibility change (made between ``started`` and ``ended``): not
+    receivable before (polled from ``ended`` on), receivable well before twice as long."""
+    seen = time.monotonic()
+    assert seen - started >= backoff
+    assert seen - ended < backoff + 0.5
+
+
 def test_transient_failure_backs_off_exponentially(
     settings: Settings,
     harness: Callable[..., Dispatch],
@@ -189,7 +209,9 @@ def test_transient_failure_backs_off_exponentially(
     m = queue_message(client_id, providers=["alpha"])
     dispatch.enqueue(m)
     # Receive 1 fails: invisible for 1 s (not the 30 s it was received with)
+    started = time.monotonic()
     run = dispatch.run(visibility=30)
+    ended = time.monotonic()
     assert run.failed_ids
     row = status(db, m.tracking_id)
     assert (row["status"], row["lease_until"], row["error_code"]) == (
@@ -198,15 +220,16 @@ def test_transient_failure_backs_off_exponentially(
         "PROVIDER_UNAVAILABLE",
     )
     assert dispatch.receive() == []
-    time.sleep(1.2)
-    second = dispatch.receive(visibility=30)
+    second = eventually(lambda: dispatch.receive(visibility=30), what="receive 2")
+    _assert_hidden_for(1.0, started, ended)
     assert second[0]["Attributes"]["ApproximateReceiveCount"] == "2"
     # Receive 2 fails: invisible for 2 s
+    started = time.monotonic()
     dispatch.invoke(second)
-    time.sleep(1.2)
+    ended = time.monotonic()
     assert dispatch.receive() == []
-    time.sleep(1.0)
-    third = dispatch.receive()
+    third = eventually(dispatch.receive, what="receive 3")
+    _assert_hidden_for(2.0, started, ended)
     assert third[0]["Attributes"]["ApproximateReceiveCount"] == "3"
     assert sim.count(m.tracking_id) == 2
     assert [

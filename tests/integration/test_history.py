@@ -64,7 +64,7 @@ def walk(
     seen: list[str] = []
     cursor = None
     while True:
-        extra = {"cursor": cursor} if cursor else {}
+        extra: dict[str, Any] = {"cursor": cursor} if cursor else {}
         reply = page(webhooks, key, **params, **extra)
         assert reply.status == 200, reply.raw
         seen += [m["tracking_id"] for m in reply.json["messages"]]

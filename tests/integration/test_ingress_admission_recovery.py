@@ -143,7 +143,7 @@ def test_takeover_after_a_lost_store_queues_the_same_tracking_id(
     def store_fails(*_: Any) -> None:
         raise DependencyError("redis", "connection reset")
 
-    root.gate.store_response = store_fails  # type: ignore[method-assign]
+    root.gate.store_response = store_fails  # type: ignore[method-assign, assignment]
     first = app.post(sms(), api_key=client.api_key, idempotency_key="stored-1")
     assert first.status == 202
     del root.gate.store_response  # the real method again
@@ -183,7 +183,7 @@ def test_failed_enqueue_after_a_takeover_releases_the_claim(
     def down(_: Any) -> str:
         raise DependencyError("sqs", "unreachable")
 
-    root.queue.send = down  # type: ignore[method-assign]
+    root.queue.send = down  # type: ignore[method-assign, assignment]
     reply = Ingress(root).post(sms(), api_key=client.api_key, idempotency_key="died-2")
 
     # Then the claim and its quota are given back: the next retry starts afresh

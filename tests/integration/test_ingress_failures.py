@@ -6,7 +6,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from ingress_helpers import VALID_TO, Ingress, assert_error, sms
@@ -151,8 +151,14 @@ class ExplodingService:
         raise RuntimeError("secret internal detail")
 
 
+class ExplodingRoot:
+    """Stands in for IngressRoot: the app asks it for its service."""
+
+    service = ExplodingService()
+
+
 def test_unexpected_error_is_500_without_internals() -> None:
-    reply = Ingress(ExplodingService()).post(sms(), api_key="k")
+    reply = Ingress(cast(IngressRoot, ExplodingRoot())).post(sms(), api_key="k")
     body = assert_error(reply, 500, "INTERNAL_ERROR")
     assert "secret internal detail" not in json.dumps(body)
 

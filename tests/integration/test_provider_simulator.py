@@ -7,14 +7,14 @@ import json
 import logging
 import socket
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from support import QuietHandler, base_url, serve
 
 from simulator.server import SimulatorServer
 from smsgw.domain.phone import mask_phone
@@ -248,9 +248,12 @@ class Scripted:
     def __init__(self) -> None:
         self.status = 200
         self.body = b"{}"
+        self.url = ""
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if outer.status == 0:
@@ -261,22 +264,15 @@ class Scripted:
                 self.end_headers()
                 self.wfile.write(outer.body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return Handler
 
 
 @pytest.fixture(scope="module")
 def scripted() -> Iterator[Scripted]:
     stub = Scripted()
-    yield stub
-    stub.httpd.shutdown()
-    stub.httpd.server_close()
+    with serve(stub.handler()) as server:
+        stub.url = base_url(server)
+        yield stub
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ never dropped; and the lock that closes the window between the two statements.""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,10 +11,9 @@ from typing import Any
 import psycopg2
 import pytest
 from dispatch_helpers import Dispatch, make_root, queue_message, rows
-from support import Queues, verify_callback
+from support import CaptureServer, Queues, eventually, lock_waits, verify_callback
 from webhooks_helpers import (
     SECRET,
-    Receiver,
     Webhooks,
     receipt,
     start_bridge,
@@ -53,7 +51,7 @@ def client_id(make_client: Callable[..., Any]) -> str:
 
 
 def test_receipt_before_sent_is_applied_when_dispatch_records_the_id(
-    webhooks: Webhooks, db: Database, alpha: str, client_id: str, receiver: Receiver
+    webhooks: Webhooks, db: Database, alpha: str, client_id: str, receiver: CaptureServer
 ) -> None:
     # Given a message dispatch has claimed but not yet recorded as sent
     repo = DispatchRepository(db, relay_limit=10)
@@ -140,7 +138,7 @@ def test_record_waits_for_a_receipt_being_parked(
         )
     # When dispatch records the id meanwhile, it waits for that transaction
     thread, out = _run(lambda: repo.record_outcomes([sent(m.tracking_id, "alpha-race")]))
-    time.sleep(0.3)
+    eventually(lambda: lock_waits(database_url), what="dispatch waiting for the lock")
     assert thread.is_alive()
     holder.commit()
     holder.close()
@@ -166,7 +164,7 @@ def test_receipt_waits_for_dispatch_storing_the_id(
         )
     # When the receipt arrives meanwhile, it waits
     thread, out = _run(lambda: webhooks.send_receipt(alpha, receipt("alpha-race2")))
-    time.sleep(0.3)
+    eventually(lambda: lock_waits(database_url), what="the receipt waiting for the lock")
     assert thread.is_alive()
     holder.commit()
     holder.close()
@@ -184,9 +182,9 @@ def test_simulator_receipt_racing_dispatch_end_to_end(
     queues: Queues,
     make_provider: Callable[..., None],
     client_id: str,
-    receiver: Receiver,
+    receiver: CaptureServer,
 ) -> None:
-    providers = {
+    providers: dict[str, dict[str, Any]] = {
         "alpha": {"latency_ms": 0, "dlr_mode": "delivered", "dlr_delay_ms": 0},
         "beta": {"latency_ms": 600},  # holds the batch's record back
     }
@@ -206,9 +204,7 @@ def test_simulator_receipt_racing_dispatch_end_to_end(
         # When it is dispatched
         assert dispatch.run().failed_ids == set()
         dispatch.close()
-        deadline = time.monotonic() + 5
-        while not sim.receipts() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(sim.receipts, what="alpha's receipt posted")
     # Then alpha's receipt reached the webhook before the record and was parked ...
     assert [r["body"]["result"] for r in replies] == ["pending"]
     # ... and applied by the record: delivered, nothing left parked

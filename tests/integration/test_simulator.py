@@ -10,21 +10,19 @@ import hashlib
 import hmac
 import http.client
 import json
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import CaptureServer, capture_server, eventually
 
 from simulator import ConfigError
 from simulator.__main__ import load_config_file
@@ -76,49 +74,6 @@ def send(
     return call("POST", f"{srv.url}/providers/{provider}/messages", body, headers=headers)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-class Receiver:
-    """A tiny webhook endpoint: records every POST and answers with scripted statuses."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.hits: queue.Queue[tuple[str, dict[str, str], bytes]] = queue.Queue()
-        self.statuses = list(statuses or [])
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.hits.put((self.path, dict(self.headers), body))
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def next_hit(self, timeout: float = 5.0) -> tuple[str, dict[str, str], bytes]:
-        return self.hits.get(timeout=timeout)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 class _AnyText:
     """Equal to any non-empty string (error messages are for people, not asserts)."""
 
@@ -146,17 +101,17 @@ def srv() -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    yield rec
-    rec.close()
+def receiver() -> Iterator[CaptureServer]:
+    """A webhook endpoint: records every POST and answers with scripted statuses."""
+    with capture_server(reply_body=b"") as server:
+        yield server
 
 
 @pytest.fixture
-def dlr_srv(receiver: Receiver) -> Iterator[SimulatorServer]:
+def dlr_srv(receiver: CaptureServer) -> Iterator[SimulatorServer]:
     server = SimulatorServer(
         providers={"alpha": {**FAST, "dlr_delay_ms": 20}},
-        webhook_base=f"{receiver.url}/_aws/execute-api/smsgw/local/",
+        webhook_base=f"{receiver.base_url}/_aws/execute-api/smsgw/local/",
         seed=5,
         receipt_backoff=(0.05, 0.1),
     )
@@ -447,7 +402,7 @@ def test_parallel_sends_are_all_recorded(srv: SimulatorServer) -> None:
 )
 def test_receipt_is_posted_signed(
     dlr_srv: SimulatorServer,
-    receiver: Receiver,
+    receiver: CaptureServer,
     mode: str,
     status: str,
     error_code: str | None,
@@ -455,7 +410,8 @@ def test_receipt_is_posted_signed(
     dlr_srv.configure("alpha", dlr_mode=mode, webhook_secret="topsecret")
     message_id = send(dlr_srv, "ref-dlr")[1]["message_id"]
 
-    path, headers, body = receiver.next_hit()
+    hit = receiver.next_request()
+    path, headers, body = hit.path, hit.headers, hit.body
 
     assert path == "/_aws/execute-api/smsgw/local/v1/webhooks/alpha"
     assert headers["Content-Type"] == "application/json"
@@ -468,43 +424,46 @@ def test_receipt_is_posted_signed(
     assert (receipt["status"], receipt["error_code"]) == (status, error_code)
     assert len(receipt["receipt_id"]) == 32
     assert receipt["timestamp"].endswith("+00:00")
-    wait_for(dlr_srv.receipts)
+    eventually(dlr_srv.receipts)
     [sent] = call("GET", f"{dlr_srv.url}/receipts")[1]["receipts"]
     assert (sent["ok"], sent["attempts"], sent["receipt_id"]) == (True, 1, receipt["receipt_id"])
 
 
 def test_duplicate_send_does_not_send_a_second_receipt(
-    dlr_srv: SimulatorServer, receiver: Receiver
+    dlr_srv: SimulatorServer, receiver: CaptureServer
 ) -> None:
     dlr_srv.configure("alpha", dlr_mode="delivered")
     send(dlr_srv, "ref-once")
     send(dlr_srv, "ref-once")
-    receiver.next_hit()
-    time.sleep(0.1)
-    assert receiver.hits.empty()
+    receiver.next_request()
+    time.sleep(0.1)  # a window for a second receipt that must not come
+    assert len(receiver.requests) == 1
 
 
-def test_receipt_is_retried_after_an_error(dlr_srv: SimulatorServer, receiver: Receiver) -> None:
+def test_receipt_is_retried_after_an_error(
+    dlr_srv: SimulatorServer, receiver: CaptureServer
+) -> None:
     receiver.statuses = [500]
     dlr_srv.configure("alpha", dlr_mode="delivered")
     send(dlr_srv, "ref-retry")
-    first, second = receiver.next_hit()[2], receiver.next_hit()[2]
+    first, second = receiver.next_request().body, receiver.next_request().body
     assert first == second  # same receipt_id and body on the retry
-    wait_for(dlr_srv.receipts)
+    eventually(dlr_srv.receipts)
     [sent] = dlr_srv.receipts()
     assert (sent["ok"], sent["attempts"], sent["http_status"]) == (True, 2, 200)
 
 
-def test_undeliverable_receipt_gives_up_without_harm(receiver: Receiver) -> None:
-    dead = f"http://127.0.0.1:{receiver.httpd.server_address[1]}"
-    receiver.close()  # nothing listens there any more
+def test_undeliverable_receipt_gives_up_without_harm() -> None:
+    with capture_server() as gone:
+        dead = gone.base_url
+    # nothing listens there any more
     config = {**FAST, "dlr_mode": "delivered", "dlr_delay_ms": 0}
     server = SimulatorServer(
         providers={"alpha": config}, webhook_base=dead, receipt_backoff=(0.02, 0.02)
     )
     with server:
         assert send(server, "ref-dead")[0] == 200
-        wait_for(server.receipts)
+        eventually(server.receipts)
         [sent] = server.receipts()
         assert (sent["ok"], sent["attempts"], sent["http_status"]) == (False, 3, None)
         assert call("GET", f"{server.url}/health")[0] == 200
@@ -513,7 +472,7 @@ def test_undeliverable_receipt_gives_up_without_harm(receiver: Receiver) -> None
 def test_no_receipt_without_webhook_base(srv: SimulatorServer) -> None:
     srv.configure("alpha", dlr_mode="delivered", dlr_delay_ms=0)
     send(srv, "ref-nohook")
-    time.sleep(0.05)
+    time.sleep(0.05)  # a window for a receipt that must not come
     assert srv.receipts() == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from chalice.test import Client
@@ -13,6 +13,7 @@ from support import load_function_app
 
 from smsgw.bootstrap.ingress import IngressRoot
 from smsgw.bootstrap.webhooks import WebhooksRoot
+from smsgw.db.connection import Database
 
 
 class StatusApi:
@@ -132,7 +133,7 @@ def test_other_forms_of_an_existing_id_are_404_without_a_query(
     tracking_id = persist(db, client.client.id)
     path = form.format(id=tracking_id, hex=uuid.UUID(tracking_id).hex)
     service = api.root.status
-    service._db = NoQueries()
+    service._db = cast(Database, NoQueries())
     assert_error(api.get(f"/v1/sms/{path}", client.api_key), 404, "NOT_FOUND")
 
 

@@ -16,13 +16,20 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
 from chalice.test import Client
 from ingress_helpers import Reply
-from support import Queues, load_function_app, sqs_event
+from support import (
+    Queues,
+    QuietHandler,
+    base_url,
+    create_queue_with_dlq,
+    load_function_app,
+    serve,
+    sqs_event,
+)
 
 from smsgw.bootstrap.webhooks import WebhooksRoot
 from smsgw.config import Settings
@@ -68,20 +75,10 @@ class CallbackQueues:
 
 
 def create_callback_queues(queues: Queues, max_receive_count: int = 3) -> CallbackQueues:
-    sqs = queues.sqs
-    dlq_url = sqs.create_queue(QueueName="smsgw-callbacks-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
-    url = sqs.create_queue(
-        QueueName="smsgw-callbacks",
-        Attributes={"VisibilityTimeout": "30", "RedrivePolicy": policy},
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return CallbackQueues(queues, url, dlq_url, arn, max_receive_count)
+    callbacks = create_queue_with_dlq(queues.sqs, "smsgw-callbacks", max_receive_count)
+    return CallbackQueues(
+        queues, callbacks.url, callbacks.dlq_url, callbacks.arn, max_receive_count
+    )
 
 
 class Webhooks:
@@ -148,68 +145,12 @@ class Webhooks:
             root.close()
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A client's callback endpoint: records every POST, answers from a script."""
-
-    statuses: list[int] = field(default_factory=list)  # answers in order, then 200
-    delay: float = 0.0
-    requests: list[Received] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/sms?src=test"
-
-
-@dataclass
-class _Bridge:
-    server: ThreadingHTTPServer
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-def start_receiver(receiver: Receiver) -> Iterator[Receiver]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
-            receiver.requests.append(Received(self.path, dict(self.headers), body))
-            if receiver.delay:
-                time.sleep(receiver.delay)
-            status = receiver.statuses.pop(0) if receiver.statuses else 200
-            try:
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the timeout tests' gateway side gave up before the answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    yield from _serve(Handler, receiver)
-
-
 @contextmanager
 def start_bridge(webhooks: Webhooks, replies: list[dict[str, Any]]) -> Iterator[str]:
     """Real HTTP in front of the Chalice app, for the simulator's receipts; every
     answer is also appended to ``replies``."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             provider = self.path.rsplit("/", 1)[-1]
@@ -220,26 +161,5 @@ def start_bridge(webhooks: Webhooks, replies: list[dict[str, Any]]) -> Iterator[
             self.end_headers()
             self.wfile.write(reply.raw)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    holder = _Bridge(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
-    thread = threading.Thread(target=holder.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield holder.url
-    finally:
-        holder.server.shutdown()
-        holder.server.server_close()
-
-
-def _serve(handler: type[BaseHTTPRequestHandler], receiver: Receiver) -> Iterator[Receiver]:
-    receiver.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    receiver.server.daemon_threads = True
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+    with serve(Handler) as server:
+        yield base_url(server)

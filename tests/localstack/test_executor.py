@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import create_queue_with_dlq, eventually
 
 pytestmark = pytest.mark.localstack
 
@@ -66,16 +67,6 @@ def environment_processes(function_name: str) -> list[str]:
     )
     tag = f"smsgw-lambda:{function_name}:"
     return [line.strip() for line in out.stdout.splitlines() if tag in line]
-
-
-def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.3) -> Any:
-    """Poll until check() is truthy; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() >= deadline:
-            return result
-        time.sleep(interval)
 
 
 def test_sync_invoke_returns_payload_and_context(
@@ -184,7 +175,7 @@ def test_function_output_reaches_cloudwatch_logs(
             return []
         return [event["message"] for event in events]
 
-    messages = wait_for(find, timeout=15, interval=0.5)
+    messages = eventually(find, timeout=15, interval=0.5, what="the marker in the logs")
     assert any(marker in message for message in messages), messages
     stream = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
     text = "".join(event["message"] for event in stream)
@@ -288,36 +279,26 @@ def test_sqs_event_source_mapping_with_batch_item_failures(
 ) -> None:
     sqs, client = aws("sqs"), aws("lambda")
     suffix = uuid.uuid4().hex[:8]
-    dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    source = sqs.create_queue(
-        QueueName=f"in-{suffix}",
-        Attributes={
-            "VisibilityTimeout": "2",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"}),
-        },
-    )["QueueUrl"]
-    source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    source = create_queue_with_dlq(sqs, f"in-{suffix}", max_receive_count=1, visibility_timeout=2)
     out = sqs.create_queue(QueueName=f"out-{suffix}")["QueueUrl"]
     mapping_id = None
     try:
         name = lambda_function({"handler.py": SQS_CONSUMER}, timeout=2, env={"OUT_QUEUE_URL": out})
         mapping_id = client.create_event_source_mapping(
-            EventSourceArn=source_arn,
+            EventSourceArn=source.arn,
             FunctionName=name,
             BatchSize=10,
             FunctionResponseTypes=["ReportBatchItemFailures"],
         )["UUID"]
-        state = wait_for(
-            lambda: client.get_event_source_mapping(UUID=mapping_id)["State"] == "Enabled", 15
+        state = eventually(
+            lambda: client.get_event_source_mapping(UUID=mapping_id)["State"] == "Enabled",
+            timeout=15,
+            interval=0.3,
+            what="the event source mapping Enabled",
         )
         assert state, "event source mapping never became Enabled"
-        sqs.send_message(QueueUrl=source, MessageBody=f"ok-{suffix}")
-        sqs.send_message(QueueUrl=source, MessageBody=f"fail-{suffix}")
+        sqs.send_message(QueueUrl=source.url, MessageBody=f"ok-{suffix}")
+        sqs.send_message(QueueUrl=source.url, MessageBody=f"fail-{suffix}")
 
         def bodies(url: str) -> set[str]:
             messages = sqs.receive_message(
@@ -325,15 +306,17 @@ def test_sqs_event_source_mapping_with_batch_item_failures(
             ).get("Messages", [])
             return {message["Body"] for message in messages}
 
-        delivered = wait_for(lambda: bodies(out), timeout=20, interval=0)
+        delivered = eventually(lambda: bodies(out), timeout=20, interval=0, what="a delivery")
         assert delivered == {f"ok-{suffix}"}
         # The reported failure goes back to the queue, then to the DLQ (maxReceiveCount 1).
-        dead = wait_for(lambda: bodies(dlq), timeout=20, interval=0)
+        dead = eventually(
+            lambda: bodies(source.dlq_url), timeout=20, interval=0, what="a dead letter"
+        )
         assert dead == {f"fail-{suffix}"}
     finally:
         if mapping_id:
             client.delete_event_source_mapping(UUID=mapping_id)
-        for url in (source, dlq, out):
+        for url in (source.url, source.dlq_url, out):
             sqs.delete_queue(QueueUrl=url)
 
 
@@ -346,5 +329,7 @@ def test_deleting_the_function_stops_its_processes(
     running = environment_processes(name)
     assert len(running) >= 2, running  # supervisor and worker
     aws("lambda").delete_function(FunctionName=name)
-    left = wait_for(lambda: not environment_processes(name), timeout=15)
+    left = eventually(
+        lambda: not environment_processes(name), timeout=15, interval=0.3, what="no processes"
+    )
     assert left, environment_processes(name)

@@ -1,47 +1,62 @@
-"""Test support shared by the suites and the benchmarks: loading the functions'
-Chalice apps, the SQS queues of a test.
-
-Kept out of conftest.py: several conftest modules exist (tests/, tests/unit,
-tests/localstack), and ``from conftest import ...`` would find whichever is first.
-"""
+"""SQS for the tests and benchmarks: queues with their DLQ, and the event Lambda builds."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import importlib.util
-import sys
-import time
+import json
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+
+@dataclass(frozen=True)
+class QueueWithDlq:
+    url: str
+    arn: str
+    dlq_url: str
+    dlq_arn: str
+    max_receive_count: int
 
 
-def load_function_app(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (every Chalice app
-    is called ``app``, so they cannot share the plain name in one process)."""
-    module_name = f"smsgw_function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+def queue_arn(sqs: Any, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def create_queue_with_dlq(
+    sqs: Any,
+    name: str,
+    max_receive_count: int,
+    visibility_timeout: int = 30,
+    *,
+    dlq_name: str | None = None,
+) -> QueueWithDlq:
+    """Queue ``name`` whose messages SQS moves to ``<name>-dlq`` after
+    ``max_receive_count`` receives (``sqs`` a boto3 SQS client: moto's or LocalStack's)."""
+    dlq_url = sqs.create_queue(QueueName=dlq_name or f"{name}-dlq")["QueueUrl"]
+    dlq_arn = queue_arn(sqs, dlq_url)
+    policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout),
+            "RedrivePolicy": json.dumps(policy),
+        },
+    )["QueueUrl"]
+    return QueueWithDlq(str(url), queue_arn(sqs, url), str(dlq_url), dlq_arn, max_receive_count)
 
 
 @dataclass
 class Queues:
+    """The outbound queue (and its DLQ) of a test, on moto."""
+
     sqs: Any
     outbound_url: str
     dlq_url: str
     max_receive_count: int
+    outbound_arn: str
+
+    @classmethod
+    def of(cls, sqs: Any, queue: QueueWithDlq) -> Queues:
+        return cls(sqs, queue.url, queue.dlq_url, queue.max_receive_count, queue.arn)
 
     def depth(self, url: str) -> int:
         attrs = self.sqs.get_queue_attributes(
@@ -86,14 +101,3 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
             for m in messages
         ]
     }
-
-
-def verify_callback(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
-    """What a client does to check a callback (docs/callbacks.md), written from the
-    documented scheme alone, not with the gateway's signing code."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    timestamp = parts["t"]
-    if abs(time.time() - int(timestamp)) > tolerance:
-        return False
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return hmac.compare_digest(expected.hexdigest(), parts["v1"])
