@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from chalice import Chalice, Response
 
-from smsgw.api.chalice_edge import answer, install_error_handling
+from smsgw.api.chalice_edge import answer, body_bytes, install_error_handling
 from smsgw.api.errors import HttpResponse
 from smsgw.bootstrap import Lazy
 
@@ -44,7 +44,7 @@ def send_sms() -> Response:
         result = root.get().service.accept(
             request.headers.get("api-key"),
             request.headers.get("idempotency-key"),
-            request.raw_body or b"",
+            body_bytes(request.raw_body),
         )
         return HttpResponse(result.status, result.body, result.headers)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, Request, SQSEvent
 
-from smsgw.api.chalice_edge import answer, install_error_handling, to_chalice
+from smsgw.api.chalice_edge import answer, body_bytes, install_error_handling, to_chalice
 from smsgw.api.errors import HttpResponse, not_found
 from smsgw.bootstrap import Lazy
 from smsgw.errors import PayloadTooLargeError
@@ -83,7 +83,7 @@ def delivery_receipt(provider: str) -> Response:
     request = _request()
 
     def accept() -> dict[str, Any]:
-        body: bytes = request.raw_body or b""
+        body = body_bytes(request.raw_body)
         if len(body) > MAX_RECEIPT_BYTES:
             raise PayloadTooLargeError("receipt body too large")
         return root.get().receipts.accept(provider, dict(request.headers), body)

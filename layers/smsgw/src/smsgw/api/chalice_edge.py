@@ -5,14 +5,24 @@ anything unexpected (500 without a stack trace)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smsgw.api.errors import HttpResponse, error_response, from_error, internal_error
 from smsgw.errors import GatewayError
 from smsgw.observability import flush_metrics, logger
 
+if TYPE_CHECKING:
+    from chalice.app import Response
 
-def to_chalice(result: HttpResponse | GatewayError) -> Any:
+
+def body_bytes(raw: str | bytes | None) -> bytes:
+    """A request's raw body as bytes (Chalice types it ``str | bytes``)."""
+    if raw is None:
+        return b""
+    return raw.encode("utf-8") if isinstance(raw, str) else raw
+
+
+def to_chalice(result: HttpResponse | GatewayError) -> Response:
     from chalice.app import Response
 
     response = from_error(result) if isinstance(result, GatewayError) else result
@@ -20,7 +30,7 @@ def to_chalice(result: HttpResponse | GatewayError) -> Any:
     return Response(body=response.body, status_code=response.status, headers=headers)
 
 
-def answer(call: Callable[[], HttpResponse]) -> Any:
+def answer(call: Callable[[], HttpResponse]) -> Response:
     """Run one request's service call and map what comes out: the response, a
     GatewayError in the contract's format, or INTERNAL_ERROR (logged, no internals).
     The invocation's metrics are flushed either way."""
