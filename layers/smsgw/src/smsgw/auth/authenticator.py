@@ -20,7 +20,7 @@ from typing import Final
 
 import redis
 
-from smsgw.auth.keys import API_KEY_MAX_LENGTH, ClientRecord, find_client_by_key_hash, hash_api_key
+from smsgw.auth.keys import ClientRecord, find_client_by_key_hash, hash_api_key, is_well_formed
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.errors import DependencyError, UnauthorizedError
@@ -42,9 +42,9 @@ class ApiKeyAuthenticator:
 
     @staticmethod
     def key_hash(api_key: str | None) -> str:
-        """The hash to look a key up by; UnauthorizedError for a missing or oversized
-        key (nothing is looked up for it)."""
-        if not api_key or len(api_key) > API_KEY_MAX_LENGTH:
+        """The hash to look a key up by; UnauthorizedError for a missing key or a
+        string that cannot be one (wrong shape or checksum): nothing is looked up."""
+        if not api_key or not is_well_formed(api_key):
             raise UnauthorizedError("a valid API-Key header is required")
         return hash_api_key(api_key)
 
