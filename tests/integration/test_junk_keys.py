@@ -3,14 +3,27 @@ PostgreSQL, and new keys in the checksummed format (smsgw.auth)."""
 
 from __future__ import annotations
 
+import random
+import string
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from ingress_helpers import Ingress, assert_error, sms
+from chalice.test import Client
+from dispatch_helpers import CountingDatabase, counted, counting_redis
+from ingress_helpers import Ingress, Reply, assert_error, sms, source_ip
+from support import load_function_app
 
 from smsgw.accounts import rotate_api_key
-from smsgw.auth.keys import generate_api_key, is_well_formed
+from smsgw.auth.authenticator import NEGATIVE_CACHE_SECONDS, ApiKeyAuthenticator
+from smsgw.auth.keys import BASE62, generate_api_key, hash_api_key, is_well_formed
 from smsgw.bootstrap.ingress import IngressRoot
+from smsgw.bootstrap.webhooks import WebhooksRoot
+from smsgw.config import Settings
 
 DEMO_KEY = "b57410a7-ea73-4b3d-811f-daa0bb565500"  # README, infra/local/seed.py
 
@@ -61,3 +74,191 @@ def test_a_fixed_key_must_be_well_formed(make_client: Any) -> None:
     broken = key[:-1] + ("0" if key[-1] != "0" else "1")
     with pytest.raises(ValueError, match="legacy UUID"):
         make_client(api_key=broken)
+
+
+# --- what junk and unknown keys cost --------------------------------------------------
+
+
+class Clock:
+    """The authenticators' clock (the unknown-key bucket refills with it)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class StatusApi:
+    """The status routes of the webhooks app, answering through ``root``."""
+
+    def __init__(self, root: WebhooksRoot) -> None:
+        module = load_function_app("webhooks")
+        module.root.override(root)
+        self.client = Client(module.app)
+
+    def get(self, path: str, api_key: str | None, source: str | None = None) -> Reply:
+        headers = {"API-Key": api_key} if api_key else {}
+        with source_ip(self.client, source):
+            response = self.client.http.get(path, headers=headers)
+        return Reply(response.status_code, dict(response.headers), response.body)
+
+
+@dataclass
+class Counted:
+    """Both API functions with PostgreSQL statements and Redis round trips counted."""
+
+    ingress: Ingress
+    status: StatusApi
+    ingress_root: IngressRoot
+    status_root: WebhooksRoot
+    clock: Clock
+
+
+def counted_apps(settings: Settings) -> Counted:
+    clock = Clock()
+    ingress_root = IngressRoot(
+        settings,
+        database=CountingDatabase(settings.database_url),
+        cache=counting_redis(settings.redis_url),
+    )
+    status_root = WebhooksRoot(
+        settings,
+        database=CountingDatabase(settings.database_url),
+        cache=counting_redis(settings.redis_url),
+    )
+    for root in (ingress_root, status_root):
+        # The bucket's clock, set before the service graph is built.
+        root.authenticator = ApiKeyAuthenticator(
+            root.cache, root.keys, root.database, root.settings, clock=clock
+        )
+    return Counted(Ingress(ingress_root), StatusApi(status_root), ingress_root, status_root, clock)
+
+
+@pytest.fixture
+def apps(settings: Settings) -> Iterator[Counted]:
+    harness = counted_apps(settings)
+    yield harness
+    harness.ingress_root.close()
+    harness.status_root.close()
+
+
+def junk_keys(count: int, seed: int = 11) -> list[str]:
+    """Strings a flood would send: random text, UUID look-alikes, and keys of the
+    right shape whose checksum does not match."""
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + "-_"
+    found: list[str] = []
+    while len(found) < count:
+        kind = len(found) % 4
+        if kind == 0:
+            key = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80)))
+        elif kind == 1:
+            key = str(uuid.UUID(int=rng.getrandbits(128))).upper()
+        elif kind == 2:
+            key = "smsgw_live_" + "".join(rng.choice(BASE62) for _ in range(38))
+        else:
+            key = generate_api_key()[:-6] + "".join(rng.choice(BASE62) for _ in range(6))
+        if not is_well_formed(key):
+            found.append(key)
+    return found
+
+
+def test_a_thousand_junk_keys_cost_no_postgres_query(apps: Counted) -> None:
+    junk = junk_keys(1000)
+    with counted() as cost:
+        for key in junk[:500]:
+            assert_error(apps.ingress.post(sms(), api_key=key), 401, "UNAUTHORIZED")
+        for key in junk[500:]:
+            assert_error(apps.status.get("/v1/providers", key), 401, "UNAUTHORIZED")
+    assert cost["pg_statements"] == 0
+    assert cost["redis_round_trips"] == 0
+
+
+def test_an_unknown_key_costs_one_query_per_negative_cache_period(
+    apps: Counted, redis_client: Any, keys: Any
+) -> None:
+    unknown = generate_api_key()  # well formed, never issued
+    key_hash = hash_api_key(unknown)
+    with counted() as first:
+        for _ in range(20):
+            assert_error(apps.ingress.post(sms(), api_key=unknown), 401, "UNAUTHORIZED")
+            assert_error(apps.status.get("/v1/providers", unknown), 401, "UNAUTHORIZED")
+    assert first["pg_statements"] == 1
+    # The marker and the claim both last the negative-cache period.
+    assert 0 < redis_client.ttl(keys.api_key(key_hash)) <= NEGATIVE_CACHE_SECONDS
+    assert 0 < redis_client.ttl(keys.api_key_fill(key_hash)) <= NEGATIVE_CACHE_SECONDS
+
+    redis_client.delete(keys.api_key(key_hash), keys.api_key_fill(key_hash))  # 30 s later
+    with counted() as later:
+        for _ in range(5):
+            assert_error(apps.status.get("/v1/providers", unknown), 401, "UNAUTHORIZED")
+    assert later["pg_statements"] == 1
+
+
+def test_concurrent_requests_for_one_unknown_key_query_once(
+    settings: Settings, redis_client: Any, keys: Any
+) -> None:
+    # Eight execution environments, each with its own connections, all at once.
+    environments = [
+        ApiKeyAuthenticator(
+            counting_redis(settings.redis_url),
+            keys,
+            CountingDatabase(settings.database_url),
+            settings,
+        )
+        for _ in range(8)
+    ]
+    key_hash = hash_api_key(generate_api_key())
+    start = threading.Barrier(len(environments))
+
+    def ask(auth: ApiKeyAuthenticator) -> Any:
+        start.wait()
+        return auth.lookup(key_hash)
+
+    with counted() as cost, ThreadPoolExecutor(len(environments)) as pool:
+        answers = list(pool.map(ask, environments))
+    assert answers == [None] * len(environments)
+    assert cost["pg_statements"] == 1
+
+
+def test_the_bucket_bounds_lookups_of_unknown_keys_but_not_of_live_ones(
+    settings: Settings, make_client: Any, make_provider: Any, redis_client: Any, keys: Any
+) -> None:
+    make_provider("alpha")
+    live = make_client()
+    apps = counted_apps(settings.model_copy(update={"unknown_key_lookups_per_second": 3}))
+    assert apps.ingress.post(sms(), api_key=live.api_key).status == 202
+
+    # A flood of distinct well-formed keys: three lookups, then none.
+    with counted() as flood:
+        for _ in range(10):
+            assert_error(apps.ingress.post(sms(), api_key=generate_api_key()), 401, "UNAUTHORIZED")
+        for _ in range(10):
+            unknown = generate_api_key()
+            assert_error(apps.status.get("/v1/providers", unknown), 401, "UNAUTHORIZED")
+    assert flood["pg_statements"] == 3
+
+    # Meanwhile a live client whose cached record expired is refilled at once...
+    redis_client.delete(keys.api_key(hash_api_key(live.api_key)))
+    with counted() as refill:
+        assert apps.ingress.post(sms(), api_key=live.api_key).status == 202
+        assert apps.status.get("/v1/providers", live.api_key).status == 200
+    assert refill["pg_statements"] == 1
+    # ...and a key issued now works at its first request.
+    fresh = make_client()
+    assert apps.status.get("/v1/providers", fresh.api_key).status == 200
+
+    # A live key that lost its known mark (a flushed Redis) waits for the bucket...
+    redis_client.delete(keys.api_key(hash_api_key(live.api_key)))
+    redis_client.delete(keys.api_key_known(hash_api_key(live.api_key)))
+    assert_error(apps.status.get("/v1/providers", live.api_key), 401, "UNAUTHORIZED")
+    # ...which refills at its rate: a second later three lookups may run again.
+    apps.clock.now += 1.0
+    assert apps.status.get("/v1/providers", live.api_key).status == 200
+    with counted() as next_second:
+        for _ in range(5):
+            apps.status.get("/v1/providers", generate_api_key())
+    assert next_second["pg_statements"] == 2
+    apps.ingress_root.close()
+    apps.status_root.close()

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from smsgw.auth.authenticator import forget_client, forget_key
+from smsgw.auth.authenticator import announce_key, forget_client
 from smsgw.auth.keys import (
     ClientRecord,
     display_prefix,
@@ -59,7 +59,7 @@ def create_client(
             (client_id, name, daily_quota, default_callback_url, signing_secret),
         )
         _insert_key(cur, client_id, key)
-    forget_key(cache, keys, key)
+    announce_key(cache, keys, key)
     record = ClientRecord(client_id, name, True, daily_quota, default_callback_url)
     return NewClient(record, key, signing_secret)
 
@@ -74,7 +74,7 @@ def rotate_api_key(db: Database, cache: redis.Redis | None, keys: Keys, client_i
         )
         _insert_key(cur, client_id, key)
     forget_client(cache, keys, client_id)
-    forget_key(cache, keys, key)
+    announce_key(cache, keys, key)
     return key
 
 

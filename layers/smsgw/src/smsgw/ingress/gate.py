@@ -197,7 +197,7 @@ class IngressGate:
             reply = attempt(client_id)
             verdict = _text(reply[0])
             if verdict == "AUTH_MISS":
-                record = self._auth.refill(key_hash)
+                record = self._auth.lookup(key_hash)
                 if record is None:
                     raise _unauthorized()
                 client_id = record.id
