@@ -135,9 +135,28 @@ def counted_apps(settings: Settings) -> Counted:
     return Counted(Ingress(ingress_root), StatusApi(status_root), ingress_root, status_root, clock)
 
 
+def warm(apps: Counted) -> None:
+    """Open each function's connections and load its scripts, so that what is
+    counted next is what a request costs, not a cold start's setup."""
+    apps.ingress.post(sms(), api_key=generate_api_key(), source="198.18.0.1")
+    apps.status.get("/v1/providers", generate_api_key(), source="198.18.0.2")
+
+
 @pytest.fixture
 def apps(settings: Settings) -> Iterator[Counted]:
     harness = counted_apps(settings)
+    warm(harness)
+    yield harness
+    harness.ingress_root.close()
+    harness.status_root.close()
+
+
+@pytest.fixture
+def unthrottled(settings: Settings) -> Iterator[Counted]:
+    """The apps with a per-source limit no test here reaches."""
+    harness = counted_apps(
+        settings.model_copy(update={"unauthenticated_requests_per_minute": 10**6})
+    )
     yield harness
     harness.ingress_root.close()
     harness.status_root.close()
@@ -164,20 +183,41 @@ def junk_keys(count: int, seed: int = 11) -> list[str]:
     return found
 
 
-def test_a_thousand_junk_keys_cost_no_postgres_query(apps: Counted) -> None:
+def test_a_thousand_junk_keys_from_one_source_cost_no_postgres_query(
+    apps: Counted, settings: Settings
+) -> None:
     junk = junk_keys(1000)
     with counted() as cost:
-        for key in junk[:500]:
-            assert_error(apps.ingress.post(sms(), api_key=key), 401, "UNAUTHORIZED")
-        for key in junk[500:]:
-            assert_error(apps.status.get("/v1/providers", key), 401, "UNAUTHORIZED")
+        replies = [apps.ingress.post(sms(), api_key=key) for key in junk[:500]]
+        replies += [apps.status.get("/v1/providers", key) for key in junk[500:]]
     assert cost["pg_statements"] == 0
-    assert cost["redis_round_trips"] == 0
+    # Nothing is looked up; each refusal is counted against the source until it is
+    # over its limit, which each function then remembers for the rest of the window.
+    limit = settings.unauthenticated_requests_per_minute
+    assert cost["redis_round_trips"] == limit + 2
+    codes = [r.json["error_code"] for r in replies]
+    assert codes == ["UNAUTHORIZED"] * limit + ["RATE_LIMITED"] * (1000 - limit)
+
+
+def test_a_thousand_junk_keys_from_as_many_sources_cost_one_round_trip_each(
+    apps: Counted,
+) -> None:
+    junk = junk_keys(1000, seed=12)
+    with counted() as cost:
+        for i, key in enumerate(junk[:500]):
+            reply = apps.ingress.post(sms(), api_key=key, source=f"198.51.{i // 250}.{i % 250}")
+            assert_error(reply, 401, "UNAUTHORIZED")
+        for i, key in enumerate(junk[500:]):
+            reply = apps.status.get("/v1/providers", key, source=f"203.0.{i // 250}.{i % 250}")
+            assert_error(reply, 401, "UNAUTHORIZED")
+    assert cost["pg_statements"] == 0
+    assert cost["redis_round_trips"] == 1000  # the failure count, nothing else
 
 
 def test_an_unknown_key_costs_one_query_per_negative_cache_period(
-    apps: Counted, redis_client: Any, keys: Any
+    unthrottled: Counted, redis_client: Any, keys: Any
 ) -> None:
+    apps = unthrottled
     unknown = generate_api_key()  # well formed, never issued
     key_hash = hash_api_key(unknown)
     with counted() as first:
@@ -214,7 +254,7 @@ def test_concurrent_requests_for_one_unknown_key_query_once(
 
     def ask(auth: ApiKeyAuthenticator) -> Any:
         start.wait()
-        return auth.lookup(key_hash)
+        return auth.lookup(key_hash, "198.51.100.1")
 
     with counted() as cost, ThreadPoolExecutor(len(environments)) as pool:
         answers = list(pool.map(ask, environments))
@@ -227,7 +267,14 @@ def test_the_bucket_bounds_lookups_of_unknown_keys_but_not_of_live_ones(
 ) -> None:
     make_provider("alpha")
     live = make_client()
-    apps = counted_apps(settings.model_copy(update={"unknown_key_lookups_per_second": 3}))
+    apps = counted_apps(
+        settings.model_copy(
+            update={
+                "unknown_key_lookups_per_second": 3,
+                "unauthenticated_requests_per_minute": 10**6,
+            }
+        )
+    )
     assert apps.ingress.post(sms(), api_key=live.api_key).status == 202
 
     # A flood of distinct well-formed keys: three lookups, then none.
@@ -262,3 +309,110 @@ def test_the_bucket_bounds_lookups_of_unknown_keys_but_not_of_live_ones(
     assert next_second["pg_statements"] == 2
     apps.ingress_root.close()
     apps.status_root.close()
+
+
+# --- the per-source throttle ----------------------------------------------------------
+
+ATTACKER = "192.0.2.66"
+NEIGHBOUR = "192.0.2.67"
+
+
+@pytest.fixture
+def limited(settings: Settings) -> Iterator[Counted]:
+    harness = counted_apps(settings.model_copy(update={"unauthenticated_requests_per_minute": 5}))
+    yield harness
+    harness.ingress_root.close()
+    harness.status_root.close()
+
+
+def assert_rate_limited(reply: Reply) -> None:
+    assert_error(reply, 429, "RATE_LIMITED")
+    assert 1 <= int(reply.headers["Retry-After"]) <= 60
+
+
+def test_a_source_over_the_limit_gets_429_and_others_and_valid_keys_pass(
+    limited: Counted, make_client: Any, make_provider: Any, redis_client: Any, keys: Any
+) -> None:
+    make_provider("alpha")
+    live = make_client()
+    ingress, status = limited.ingress, limited.status
+    for key in ["nope", None, generate_api_key(), "x" * 300, DEMO_KEY]:
+        assert_error(ingress.post(sms(), api_key=key, source=ATTACKER), 401, "UNAUTHORIZED")
+
+    # Over the limit: any missing, malformed or unknown key is 429, in both functions,
+    # and an unknown key is not looked up any more.
+    with counted() as cost:
+        assert_rate_limited(ingress.post(sms(), api_key="nope", source=ATTACKER))
+        assert_rate_limited(ingress.post(sms(), source=ATTACKER))
+        assert_rate_limited(ingress.post(sms(), api_key=generate_api_key(), source=ATTACKER))
+        assert_rate_limited(ingress.post(raw=b"{bad json", api_key="nope", source=ATTACKER))
+        assert_rate_limited(status.get("/v1/providers", "nope", source=ATTACKER))
+        assert_rate_limited(status.get("/v1/sms", generate_api_key(), source=ATTACKER))
+        assert_rate_limited(status.get(f"/v1/sms/{uuid.uuid4()}", None, source=ATTACKER))
+    assert cost["pg_statements"] == 0
+
+    # A valid key from the same address is never throttled, cached or not.
+    assert ingress.post(sms(), api_key=live.api_key, source=ATTACKER).status == 202
+    assert status.get("/v1/providers", live.api_key, source=ATTACKER).status == 200
+    redis_client.delete(keys.api_key(hash_api_key(live.api_key)))  # its record expired
+    assert status.get("/v1/sms", live.api_key, source=ATTACKER).status == 200
+    redis_client.delete(keys.api_key(hash_api_key(live.api_key)))
+    assert ingress.post(sms(), api_key=live.api_key, source=ATTACKER).status == 202
+
+    # Another source is counted on its own.
+    assert_error(ingress.post(sms(), api_key="nope", source=NEIGHBOUR), 401, "UNAUTHORIZED")
+    assert_error(status.get("/v1/providers", "nope", source=NEIGHBOUR), 401, "UNAUTHORIZED")
+
+
+def test_the_limit_is_per_window_and_shared_by_environments(
+    limited: Counted, settings: Settings, redis_client: Any, keys: Any
+) -> None:
+    for _ in range(5):
+        assert_error(
+            limited.status.get("/v1/providers", "nope", source=ATTACKER), 401, "UNAUTHORIZED"
+        )
+    # A fresh execution environment reads the same count.
+    other = counted_apps(settings.model_copy(update={"unauthenticated_requests_per_minute": 5}))
+    try:
+        assert_rate_limited(other.ingress.post(sms(), api_key="nope", source=ATTACKER))
+        reply = other.status.get("/v1/providers", "nope", source=ATTACKER)
+        assert_rate_limited(reply)
+        counter = keys.auth_failures(ATTACKER)
+        assert 0 < redis_client.ttl(counter) <= 60
+        assert int(reply.headers["Retry-After"]) <= redis_client.ttl(counter) + 1
+    finally:
+        other.ingress_root.close()
+        other.status_root.close()
+    # When the window ends the source starts again (both the count and what a new
+    # environment remembers; the ones that saw it blocked wait for their own clock).
+    redis_client.delete(keys.auth_failures(ATTACKER))
+    fresh = counted_apps(settings.model_copy(update={"unauthenticated_requests_per_minute": 5}))
+    try:
+        reply = fresh.ingress.post(sms(), api_key="nope", source=ATTACKER)
+        assert_error(reply, 401, "UNAUTHORIZED")
+    finally:
+        fresh.ingress_root.close()
+        fresh.status_root.close()
+
+
+def test_ipv6_sources_are_counted_per_64(limited: Counted) -> None:
+    for host in range(1, 6):
+        reply = limited.status.get("/v1/providers", "nope", source=f"2001:db8:1:2::{host:x}")
+        assert_error(reply, 401, "UNAUTHORIZED")
+    assert_rate_limited(limited.status.get("/v1/providers", "nope", source="2001:db8:1:2:ffff::1"))
+    reply = limited.status.get("/v1/providers", "nope", source="2001:db8:1:3::1")
+    assert_error(reply, 401, "UNAUTHORIZED")
+
+
+def test_redis_down_is_503_even_for_junk(settings: Settings) -> None:
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    apps = counted_apps(down)
+    try:
+        reply = apps.ingress.post(sms(), api_key="nope", source=ATTACKER)
+        assert_error(reply, 503, "SERVICE_UNAVAILABLE")
+        assert reply.headers["Retry-After"]
+        reply = apps.status.get("/v1/providers", None, source=ATTACKER)
+        assert_error(reply, 503, "SERVICE_UNAVAILABLE")
+    finally:
+        apps.ingress_root.close()
+        apps.status_root.close()

@@ -71,6 +71,9 @@ class Settings(BaseModel):
     # not known to exist (smsgw.auth): a flood of well-formed junk keys costs at most
     # this. Keys of live clients are exempt.
     unknown_key_lookups_per_second: int = Field(20, ge=1)
+    # Requests a minute that may end in 401 from one source address (an IPv6 /64)
+    # before its further requests without a valid key get 429 RATE_LIMITED.
+    unauthenticated_requests_per_minute: int = Field(20, ge=1)
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
     # How long a claimed Idempotency-Key stays "in flight" if the request dies without
     # releasing it. Longer than the ingress function timeout.
@@ -154,6 +157,7 @@ ENV_NAMES: dict[str, str] = {
     "database_connect_timeout": "DATABASE_CONNECT_TIMEOUT",
     "api_key_cache_seconds": "API_KEY_CACHE_SECONDS",
     "unknown_key_lookups_per_second": "UNKNOWN_KEY_LOOKUPS_PER_SECOND",
+    "unauthenticated_requests_per_minute": "UNAUTHENTICATED_REQUESTS_PER_MINUTE",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "idempotency_lock_seconds": "IDEMPOTENCY_LOCK_SECONDS",
     "idempotency_takeover_seconds": "IDEMPOTENCY_TAKEOVER_SECONDS",

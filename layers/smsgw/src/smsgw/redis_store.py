@@ -48,6 +48,11 @@ class Keys:
         to exist, shared by every execution environment."""
         return f"{self.prefix}:apikey-lookups"
 
+    def auth_failures(self, source: str) -> str:
+        """Failed authentications of one source in the current minute (its TTL is
+        what is left of the window); see smsgw.auth.throttle."""
+        return f"{self.prefix}:authfail:{source}"
+
     def client_keys(self, client_id: str) -> str:
         """Set of api_key cache keys that hold this client: invalidated together."""
         return f"{self.prefix}:client:{client_id}:apikeys"

@@ -14,7 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smsgw.domain.timestamps import rfc3339
-from smsgw.errors import GatewayError, QuotaExceededError, ServiceUnavailableError
+from smsgw.errors import (
+    GatewayError,
+    QuotaExceededError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
 
 STATUS_BY_CODE: dict[str, int] = {
     "UNAUTHORIZED": 401,
@@ -24,6 +29,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "ALL_PROVIDERS_DISABLED": 409,
     "NO_PROVIDER_AVAILABLE": 503,
     "TOO_MANY_REQUESTS": 429,
+    "RATE_LIMITED": 429,
     "IDEMPOTENCY_KEY_REUSED": 422,
     "IDEMPOTENCY_IN_PROGRESS": 409,
     "NOT_FOUND": 404,
@@ -65,7 +71,7 @@ def error_response(
 
 def from_error(exc: GatewayError) -> HttpResponse:
     headers: dict[str, str] = {}
-    if isinstance(exc, (QuotaExceededError, ServiceUnavailableError)):
+    if isinstance(exc, (QuotaExceededError, RateLimitedError, ServiceUnavailableError)):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.code == "NO_PROVIDER_AVAILABLE":
         headers["Retry-After"] = "30"

@@ -28,6 +28,11 @@ key issued while Redis was unreachable, unused for a month, or a flushed Redis) 
 competes for the bucket like any unknown key: refused while a flood has emptied it,
 never longer.
 
+Every refusal counts against the request's source address (``smsgw.auth.throttle``):
+past its limit a source gets RATE_LIMITED instead of UNAUTHORIZED, and the LOOKUP
+script refuses its keys that are not known without a query (known ones are still
+filled: a valid key is never throttled).
+
 Ingress reads the cached record inside its admission script, in the same round trip
 as idempotency and quota; that script needs the client's id to name its keys, which
 ``owner`` gives from an in-process map: a key hash belongs to one client for ever (a
@@ -46,9 +51,10 @@ from typing import Any, Final
 import redis
 
 from smsgw.auth.keys import ClientRecord, find_client_by_key_hash, hash_api_key, is_well_formed
+from smsgw.auth.throttle import SourceThrottle
 from smsgw.config import Settings
 from smsgw.db.connection import Database
-from smsgw.errors import DependencyError, UnauthorizedError
+from smsgw.errors import DependencyError, GatewayError
 from smsgw.observability import MetricUnit, metrics
 from smsgw.redis_store import Keys
 
@@ -62,15 +68,20 @@ OWNER_MAP_SIZE: Final = 4096
 
 # One round trip decides what a cache miss may cost.
 # KEYS: 1 the key's cache entry, 2 its known mark, 3 its fill claim, 4 the global
-# bucket of unknown-key lookups (a hash: tokens, at).
+# bucket of unknown-key lookups (a hash: tokens, at), 5 the failure counter of the
+# request's source.
 # ARGV: 1 the claim's TTL (the negative-cache period), 2 the bucket's rate in tokens a
-# second (also its capacity), 3 the caller's clock in seconds.
-# Replies: CACHED, entry (the record or "-"); FILL: read PostgreSQL now; BUSY: another
-# request is reading this unknown key; SPENT: the bucket is empty.
+# second (also its capacity), 3 the caller's clock in seconds, 4 the source's limit.
+# Replies: CACHED, entry (the record or "-"); FILL: read PostgreSQL now; THROTTLED:
+# the source is over its limit; BUSY: another request is reading this unknown key;
+# SPENT: the bucket is empty.
 LOOKUP = r"""
 local entry = redis.call('GET', KEYS[1])
 if entry then return {'CACHED', entry} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'FILL'} end
+if tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[4]) then
+  return {'THROTTLED'}
+end
 if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   return {'BUSY'}
 end
@@ -114,24 +125,34 @@ class ApiKeyAuthenticator:
         self._clock = clock
         self._lookup = cache.register_script(LOOKUP)
         self._owners: OrderedDict[str, str] = OrderedDict()
+        self.throttle = SourceThrottle(cache, keys, settings.unauthenticated_requests_per_minute)
 
-    @staticmethod
-    def key_hash(api_key: str | None) -> str:
-        """The hash to look a key up by; UnauthorizedError for a missing key or a
-        string that cannot be one (wrong shape or checksum): nothing is looked up."""
+    def key_hash(self, api_key: str | None, source: str | None) -> str:
+        """The hash to look a key up by. A missing key, or a string that cannot be
+        one (wrong shape or checksum), is refused with nothing looked up."""
         if not api_key or not is_well_formed(api_key):
-            raise UnauthorizedError("a valid API-Key header is required")
+            raise self.refuse(source, "a valid API-Key header is required")
         return hash_api_key(api_key)
 
-    def authenticate(self, api_key: str | None) -> ClientRecord:
-        """The active client the key belongs to, or UnauthorizedError; Redis or
-        PostgreSQL down is a DependencyError."""
-        record = self.lookup(self.key_hash(api_key))
+    def authenticate(self, api_key: str | None, source: str | None = None) -> ClientRecord:
+        """The active client the key belongs to, or the refusal (``refuse``); Redis
+        or PostgreSQL down is a DependencyError."""
+        record = self.lookup(self.key_hash(api_key, source), source)
         if record is None or not record.active:
-            raise UnauthorizedError("the API key is unknown or revoked, or the client is inactive")
+            raise self.refuse(source)
         return record
 
-    def lookup(self, key_hash: str) -> ClientRecord | None:
+    def refuse(
+        self,
+        source: str | None,
+        message: str = "the API key is unknown or revoked, or the client is inactive",
+    ) -> GatewayError:
+        """A request from ``source`` failed authentication: count it, and return
+        what to answer (UNAUTHORIZED, or RATE_LIMITED past the source's limit).
+        Call it once per refused request."""
+        return self.throttle.failure(source, message)
+
+    def lookup(self, key_hash: str, source: str | None) -> ClientRecord | None:
         """The record of a live key (active or not), from the cache or, within the
         bounds above, PostgreSQL; None for a key unknown, revoked or not looked up."""
         keys = [
@@ -139,8 +160,14 @@ class ApiKeyAuthenticator:
             self._keys.api_key_known(key_hash),
             self._keys.api_key_fill(key_hash),
             self._keys.unknown_key_lookups,
+            self.throttle.counter_key(source),
         ]
-        args: list[Any] = [NEGATIVE_CACHE_SECONDS, self._lookup_rate, self._clock()]
+        args: list[Any] = [
+            NEGATIVE_CACHE_SECONDS,
+            self._lookup_rate,
+            self._clock(),
+            self.throttle.limit,
+        ]
         try:
             reply = self._lookup(keys=keys, args=args)
         except redis.RedisError as exc:
