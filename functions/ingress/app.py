@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from chalice import Chalice, Response
 
-from smsgw.api.chalice_edge import answer, body_bytes, install_error_handling
+from smsgw.api.chalice_edge import answer, body_bytes, install_error_handling, source_ip
 from smsgw.api.errors import HttpResponse
 from smsgw.bootstrap import Lazy
 
@@ -45,6 +45,7 @@ def send_sms() -> Response:
             request.headers.get("api-key"),
             request.headers.get("idempotency-key"),
             body_bytes(request.raw_body),
+            source_ip(request),
         )
         return HttpResponse(result.status, result.body, result.headers)
 

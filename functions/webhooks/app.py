@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, Request, SQSEvent
 
-from smsgw.api.chalice_edge import answer, body_bytes, install_error_handling, to_chalice
+from smsgw.api.chalice_edge import (
+    answer,
+    body_bytes,
+    install_error_handling,
+    source_ip,
+    to_chalice,
+)
 from smsgw.api.errors import HttpResponse, not_found
 from smsgw.bootstrap import Lazy
 from smsgw.errors import PayloadTooLargeError
@@ -63,19 +69,22 @@ def list_messages() -> Response:
     request = _request()
     query = request.query_params
     params = {name: query.getlist(name) for name in query} if query else {}
-    return _answer(lambda: root.get().status.history(request.headers.get("api-key"), params))
+    key, source = request.headers.get("api-key"), source_ip(request)
+    return _answer(lambda: root.get().status.history(key, params, source))
 
 
 @app.route("/v1/sms/{tracking_id}", methods=["GET"])
 def get_message(tracking_id: str) -> Response:
     request = _request()
-    return _answer(lambda: root.get().status.message(request.headers.get("api-key"), tracking_id))
+    key, source = request.headers.get("api-key"), source_ip(request)
+    return _answer(lambda: root.get().status.message(key, tracking_id, source))
 
 
 @app.route("/v1/providers", methods=["GET"])
 def list_providers() -> Response:
     request = _request()
-    return _answer(lambda: root.get().status.providers(request.headers.get("api-key")))
+    key, source = request.headers.get("api-key"), source_ip(request)
+    return _answer(lambda: root.get().status.providers(key, source))
 
 
 @app.route("/v1/webhooks/{provider}", methods=["POST"], content_types=["*/*"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,22 @@ class Reply:
         return json.loads(self.raw)
 
 
+@contextmanager
+def source_ip(client: Client, address: str | None) -> Iterator[None]:
+    """Requests made meanwhile come from ``address`` (API Gateway's
+    requestContext.identity.sourceIp). chalice.test always says 127.0.0.1 and has no
+    option for it, so this sets the address on its event converter's instance."""
+    if address is None:
+        yield
+        return
+    converter = client.http._local_gateway.event_converter
+    converter.LOCAL_SOURCE_IP = address
+    try:
+        yield
+    finally:
+        del converter.LOCAL_SOURCE_IP  # back to the class's 127.0.0.1
+
+
 class Ingress:
     """The ingress app answering through ``root`` (its service graph)."""
 
@@ -43,6 +61,7 @@ class Ingress:
         raw: bytes | None = None,
         headers: dict[str, str] | None = None,
         path: str = "/v1/sms",
+        source: str | None = None,
     ) -> Reply:
         all_headers = {"Content-Type": "application/json"}
         if api_key is not None:
@@ -51,12 +70,14 @@ class Ingress:
             all_headers["Idempotency-Key"] = idempotency_key
         all_headers.update(headers or {})
         payload = raw if raw is not None else json.dumps(body).encode()
-        response = self.client.http.post(path, headers=all_headers, body=payload)
+        with source_ip(self.client, source):
+            response = self.client.http.post(path, headers=all_headers, body=payload)
         return Reply(response.status_code, dict(response.headers), response.body)
 
-    def get(self, path: str, api_key: str | None = None) -> Reply:
+    def get(self, path: str, api_key: str | None = None, source: str | None = None) -> Reply:
         headers = {"API-Key": api_key} if api_key else {}
-        response = self.client.http.get(path, headers=headers)
+        with source_ip(self.client, source):
+            response = self.client.http.get(path, headers=headers)
         return Reply(response.status_code, dict(response.headers), response.body)
 
 

@@ -163,7 +163,9 @@ def test_create_shows_key_and_secret_once(cli: Cli, db: Any) -> None:
 
     listed = cli.ok("clients", "list", "--json").json["clients"]
     assert [c["id"] for c in listed] == [body["id"]]
-    assert listed[0]["key_prefixes"] == [body["api_key"][:8]]
+    assert body["api_key"].startswith("smsgw_live_")
+    # the prefix and 8 random characters: "smsgw_li" alone would name every key
+    assert listed[0]["key_prefixes"] == [body["api_key"][:19]]
     text = cli.ok("clients", "list").out + json.dumps(listed)
     assert body["api_key"] not in text
     assert body["signing_secret"] not in text
@@ -236,7 +238,8 @@ def test_rotate_key_revokes_the_old_one(
     assert record.id == created["id"]
     assert ingress.post(sms(), api_key=created["api_key"]).status == 401
     assert ingress.post(sms(), api_key=new_key).status == 202
-    assert cli.ok("clients", "list", "--json").json["clients"][0]["key_prefixes"] == [new_key[:8]]
+    assert new_key.startswith("smsgw_live_")
+    assert cli.ok("clients", "list", "--json").json["clients"][0]["key_prefixes"] == [new_key[:19]]
 
 
 def test_set_quota_updates_and_invalidates(cli: Cli, db: Any, redis_client: Any, keys: Any) -> None:

@@ -13,8 +13,14 @@ from typing import Any
 
 import redis
 
-from smsgw.auth.authenticator import forget_client, forget_key
-from smsgw.auth.keys import ClientRecord, generate_api_key, hash_api_key
+from smsgw.auth.authenticator import announce_key, forget_client
+from smsgw.auth.keys import (
+    ClientRecord,
+    display_prefix,
+    generate_api_key,
+    hash_api_key,
+    is_well_formed,
+)
 from smsgw.db.connection import Database
 from smsgw.redis_store import Keys
 
@@ -37,7 +43,10 @@ def create_client(
     api_key: str | None = None,
 ) -> NewClient:
     """Create a client with one API key (a fresh one unless ``api_key`` is given,
-    which only the local demo seed does)."""
+    which only the local demo seed does: it must be well formed, or no request could
+    ever authenticate with it)."""
+    if api_key is not None and not is_well_formed(api_key):
+        raise ValueError("api_key is neither a current-format key nor a legacy UUID key")
     client_id = str(uuid.uuid4())
     signing_secret = "whsec_" + secrets.token_hex(24)
     key = api_key or generate_api_key()
@@ -50,7 +59,7 @@ def create_client(
             (client_id, name, daily_quota, default_callback_url, signing_secret),
         )
         _insert_key(cur, client_id, key)
-    forget_key(cache, keys, key)
+    announce_key(cache, keys, key)
     record = ClientRecord(client_id, name, True, daily_quota, default_callback_url)
     return NewClient(record, key, signing_secret)
 
@@ -65,7 +74,7 @@ def rotate_api_key(db: Database, cache: redis.Redis | None, keys: Keys, client_i
         )
         _insert_key(cur, client_id, key)
     forget_client(cache, keys, client_id)
-    forget_key(cache, keys, key)
+    announce_key(cache, keys, key)
     return key
 
 
@@ -85,5 +94,5 @@ def set_client_active(
 def _insert_key(cur: Any, client_id: str, key: str) -> None:
     cur.execute(
         "INSERT INTO api_keys (id, client_id, key_hash, key_prefix) VALUES (%s, %s, %s, %s)",
-        (str(uuid.uuid4()), client_id, hash_api_key(key), key[:8]),
+        (str(uuid.uuid4()), client_id, hash_api_key(key), display_prefix(key)),
     )

@@ -67,6 +67,13 @@ class Settings(BaseModel):
     database_connect_timeout: int = Field(3, ge=1)
 
     api_key_cache_seconds: int = Field(60, ge=1)
+    # PostgreSQL lookups a second, across every execution environment, for API keys
+    # not known to exist (smsgw.auth): a flood of well-formed junk keys costs at most
+    # this. Keys of live clients are exempt.
+    unknown_key_lookups_per_second: int = Field(20, ge=1)
+    # Requests a minute that may end in 401 from one source address (an IPv6 /64)
+    # before its further requests without a valid key get 429 RATE_LIMITED.
+    unauthenticated_requests_per_minute: int = Field(20, ge=1)
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
     # How long a claimed Idempotency-Key stays "in flight" if the request dies without
     # releasing it. Longer than the ingress function timeout.
@@ -150,6 +157,8 @@ ENV_NAMES: dict[str, str] = {
     "redis_socket_timeout": "REDIS_SOCKET_TIMEOUT",
     "database_connect_timeout": "DATABASE_CONNECT_TIMEOUT",
     "api_key_cache_seconds": "API_KEY_CACHE_SECONDS",
+    "unknown_key_lookups_per_second": "UNKNOWN_KEY_LOOKUPS_PER_SECOND",
+    "unauthenticated_requests_per_minute": "UNAUTHENTICATED_REQUESTS_PER_MINUTE",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "idempotency_lock_seconds": "IDEMPOTENCY_LOCK_SECONDS",
     "idempotency_takeover_seconds": "IDEMPOTENCY_TAKEOVER_SECONDS",

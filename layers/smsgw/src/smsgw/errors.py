@@ -53,6 +53,16 @@ class QuotaExceededError(GatewayError):
         self.retry_after = retry_after
 
 
+class RateLimitedError(GatewayError):
+    """Too many requests without a valid API key from one source address."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class IdempotencyKeyReusedError(GatewayError):
     code = "IDEMPOTENCY_KEY_REUSED"
 

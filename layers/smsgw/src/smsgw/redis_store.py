@@ -31,6 +31,28 @@ class Keys:
         """Cached client record for one API-key hash (JSON, or "-" for unknown keys)."""
         return f"{self.prefix}:apikey:{key_hash}"
 
+    def api_key_known(self, key_hash: str) -> str:
+        """Exists while the key is known to belong to a client (written at issue and
+        at each fill that finds it): a cache miss for it is refilled at once, without
+        spending the unknown-key bucket."""
+        return f"{self.prefix}:apikey:{key_hash}:known"
+
+    def api_key_fill(self, key_hash: str) -> str:
+        """Claimed by the one request that reads an unknown key from PostgreSQL, for
+        the negative-cache period: others asking meanwhile are refused."""
+        return f"{self.prefix}:apikey:{key_hash}:fill"
+
+    @property
+    def unknown_key_lookups(self) -> str:
+        """Token bucket (hash: tokens, at) of PostgreSQL lookups for keys not known
+        to exist, shared by every execution environment."""
+        return f"{self.prefix}:apikey-lookups"
+
+    def auth_failures(self, source: str) -> str:
+        """Failed authentications of one source in the current minute (its TTL is
+        what is left of the window); see smsgw.auth.throttle."""
+        return f"{self.prefix}:authfail:{source}"
+
     def client_keys(self, client_id: str) -> str:
         """Set of api_key cache keys that hold this client: invalidated together."""
         return f"{self.prefix}:client:{client_id}:apikeys"

@@ -61,6 +61,14 @@ def install_error_handling(app: Any) -> None:
         return _rewrite_framework_error(response)
 
 
+def source_ip(request: Any) -> str | None:
+    """The caller's address as API Gateway saw it (requestContext.identity.sourceIp),
+    which failed authentications are counted against."""
+    identity = (request.context or {}).get("identity") or {}
+    address = identity.get("sourceIp")
+    return address if isinstance(address, str) else None
+
+
 _FRAMEWORK_ERRORS = {
     "MethodNotAllowedError": ("NOT_FOUND", "no such route for this method"),
     "NotFoundError": ("NOT_FOUND", "no such route"),

@@ -14,7 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smsgw.domain.timestamps import rfc3339
-from smsgw.errors import GatewayError, QuotaExceededError, ServiceUnavailableError
+from smsgw.errors import (
+    GatewayError,
+    QuotaExceededError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
 
 STATUS_BY_CODE: dict[str, int] = {
     "UNAUTHORIZED": 401,
@@ -24,14 +29,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "ALL_PROVIDERS_DISABLED": 409,
     "NO_PROVIDER_AVAILABLE": 503,
     "TOO_MANY_REQUESTS": 429,
+    # Requests without a valid API key over their source's limit (smsgw.auth.throttle),
+    # and API Gateway's own throttling (its THROTTLED gateway response).
+    "RATE_LIMITED": 429,
     "IDEMPOTENCY_KEY_REUSED": 422,
     "IDEMPOTENCY_IN_PROGRESS": 409,
     "NOT_FOUND": 404,
     "PAYLOAD_TOO_LARGE": 413,
     "SERVICE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
-    # API Gateway's throttling (its THROTTLED gateway response); no function answers it.
-    "RATE_LIMITED": 429,
 }
 
 
@@ -67,7 +73,7 @@ def error_response(
 
 def from_error(exc: GatewayError) -> HttpResponse:
     headers: dict[str, str] = {}
-    if isinstance(exc, (QuotaExceededError, ServiceUnavailableError)):
+    if isinstance(exc, (QuotaExceededError, RateLimitedError, ServiceUnavailableError)):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.code == "NO_PROVIDER_AVAILABLE":
         headers["Retry-After"] = "30"

@@ -26,7 +26,6 @@ from smsgw.errors import (
     IdempotencyKeyReusedError,
     NoProviderAvailableError,
     ProviderDisabledError,
-    UnauthorizedError,
     UnknownProviderError,
 )
 from smsgw.ingress.scripts import ADMIT, RELEASE
@@ -78,8 +77,8 @@ class IngressGate:
         self._admit = client.register_script(ADMIT)
         self._release = client.register_script(RELEASE)
 
-    def authenticate(self, api_key: str | None) -> ClientRecord:
-        return self._auth.authenticate(api_key)
+    def authenticate(self, api_key: str | None, source: str | None = None) -> ClientRecord:
+        return self._auth.authenticate(api_key, source)
 
     def admit(
         self,
@@ -92,8 +91,9 @@ class IngressGate:
         day: str,
         tracking_id: str,
         accepted_body: str,
+        source: str | None = None,
     ) -> Admission:
-        key_hash = self._auth.key_hash(api_key)
+        key_hash = self._auth.key_hash(api_key, source)
         circuit_head, circuit_tail = self._keys.circuit_open_affixes()
         settings = self._settings
 
@@ -137,7 +137,7 @@ class IngressGate:
                 )
                 raise
 
-        return self._run(key_hash, attempt)
+        return self._run(key_hash, source, attempt)
 
     def release(
         self,
@@ -188,32 +188,36 @@ class IngressGate:
 
     # -- internals -------------------------------------------------------------------
 
-    def _run(self, key_hash: str, attempt: Callable[[str], list[Any]]) -> Admission:
+    def _run(
+        self, key_hash: str, source: str | None, attempt: Callable[[str], list[Any]]
+    ) -> Admission:
         client_id = self._auth.owner(key_hash)
         if client_id is None:
-            client_id = self._owner_from_cache(key_hash)
+            client_id = self._owner_from_cache(key_hash, source)
         # At most one cache fill and one registry rebuild, then the verdict stands.
         for _ in range(3):
             reply = attempt(client_id)
             verdict = _text(reply[0])
             if verdict == "AUTH_MISS":
-                record = self._auth.refill(key_hash)
+                record = self._auth.lookup(key_hash, source)
                 if record is None:
-                    raise _unauthorized()
+                    raise self._auth.refuse(source)
                 client_id = record.id
                 continue
+            if verdict == "UNAUTHORIZED":
+                raise self._auth.refuse(source)
             if verdict == "REGISTRY_MISS":
                 ensure_registry(self._db, self._redis, self._keys)
                 continue
             return _admission(verdict, reply)
         raise DependencyError("redis", "cache entries vanished while admitting a request")
 
-    def _owner_from_cache(self, key_hash: str) -> str:
+    def _owner_from_cache(self, key_hash: str, source: str | None) -> str:
         """First request with this key in this environment: read (or fill) its cached
         record to learn the client id the admission keys are named with."""
-        record = self._auth.lookup(key_hash)
+        record = self._auth.lookup(key_hash, source)
         if record is None:
-            raise _unauthorized()
+            raise self._auth.refuse(source)
         return record.id
 
     @staticmethod
@@ -228,13 +232,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _unauthorized() -> UnauthorizedError:
-    return UnauthorizedError("the API key is unknown or revoked, or the client is inactive")
-
-
 def _admission(verdict: str, reply: list[Any]) -> Admission:
-    if verdict == "UNAUTHORIZED":
-        raise _unauthorized()
     client = ClientRecord.from_json(reply[1])
     if verdict == "OK":
         return Admission(client, quota_used=int(_text(reply[2])))

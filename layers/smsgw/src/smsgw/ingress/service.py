@@ -54,9 +54,17 @@ class IngressService:
         self._queue = queue
         self._clock = clock
 
-    def accept(self, api_key: str | None, idempotency_key: str | None, raw_body: bytes) -> Accepted:
+    def accept(
+        self,
+        api_key: str | None,
+        idempotency_key: str | None,
+        raw_body: bytes,
+        source: str | None = None,
+    ) -> Accepted:
+        """``source`` is the caller's address, which failed authentications are
+        counted against (smsgw.auth.throttle)."""
         try:
-            return self._accept(api_key, idempotency_key, raw_body)
+            return self._accept(api_key, idempotency_key, raw_body, source)
         except DependencyError as exc:
             logger.error("dependency unavailable", extra={"dependency": exc.dependency})
             metrics.add_metric(name="DependencyFailures", unit=MetricUnit.Count, value=1)
@@ -66,11 +74,11 @@ class IngressService:
             ) from exc
 
     def _accept(
-        self, api_key: str | None, idempotency_key: str | None, raw_body: bytes
+        self, api_key: str | None, idempotency_key: str | None, raw_body: bytes, source: str | None
     ) -> Accepted:
         if len(raw_body) > MAX_BODY_BYTES:
             # Authenticate first: an anonymous caller learns nothing but 401.
-            self._gate.authenticate(api_key)
+            self._gate.authenticate(api_key, source)
             raise PayloadTooLargeError(
                 f"the body is larger than {MAX_BODY_BYTES} bytes",
                 {"limit_bytes": MAX_BODY_BYTES, "size_bytes": len(raw_body)},
@@ -79,7 +87,7 @@ class IngressService:
             request = parse_send_request(raw_body)
             _check_idempotency_key(idempotency_key)
         except RequestInvalid as invalid:
-            self._gate.authenticate(api_key)
+            self._gate.authenticate(api_key, source)
             raise InvalidPayloadError(
                 "the request is invalid",
                 {"errors": [{"field": e.field, "message": e.message} for e in invalid.errors]},
@@ -103,6 +111,7 @@ class IngressService:
                 day=day,
                 tracking_id=tracking_id,
                 accepted_body=accepted.body,
+                source=source,
             )
         except GatewayError as exc:
             exc.tracking_id = tracking_id

@@ -25,7 +25,8 @@ from smsgw.providers.registry import ensure_registry, read_registry
 from smsgw.redis_store import Keys
 from smsgw.status.history import Cursor, parse_history_query
 
-Authenticate = Callable[[str | None], ClientRecord]
+# (API key, source address) -> the active client, or the refusal (smsgw.auth).
+Authenticate = Callable[[str | None, str | None], ClientRecord]
 
 
 class StatusService:
@@ -37,9 +38,11 @@ class StatusService:
         self._redis = cache
         self._keys = keys
 
-    def message(self, api_key: str | None, tracking_id: str) -> dict[str, Any]:
+    def message(
+        self, api_key: str | None, tracking_id: str, source: str | None = None
+    ) -> dict[str, Any]:
         try:
-            client = self._authenticate(api_key)
+            client = self._authenticate(api_key, source)
             canonical = parse_tracking_id(tracking_id)
             if canonical is None:  # urn:uuid:..., {...}: no message has such an id
                 raise NotFoundError("no such message")
@@ -53,11 +56,16 @@ class StatusService:
             raise NotFoundError("no such message")
         return pending
 
-    def history(self, api_key: str | None, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    def history(
+        self,
+        api_key: str | None,
+        params: Mapping[str, Sequence[str]],
+        source: str | None = None,
+    ) -> dict[str, Any]:
         """The client's messages, newest first, one page. Authentication comes first,
         so an unauthenticated caller learns nothing from filter errors."""
         try:
-            client = self._authenticate(api_key)
+            client = self._authenticate(api_key, source)
         except DependencyError as exc:
             raise _unavailable(exc) from exc
         query = parse_history_query(params)
@@ -83,9 +91,9 @@ class StatusService:
             "limit": query.limit,
         }
 
-    def providers(self, api_key: str | None) -> dict[str, Any]:
+    def providers(self, api_key: str | None, source: str | None = None) -> dict[str, Any]:
         try:
-            self._authenticate(api_key)
+            self._authenticate(api_key, source)
             registry = read_registry(self._redis, self._keys)
             if registry is None:
                 registry = ensure_registry(self._db, self._redis, self._keys)
