@@ -1,6 +1,6 @@
 """A dispatch receive that dies between a provider's acceptance and the record of it
-(a crash, PostgreSQL gone for good): the next receive knows from the route the claim
-recorded, and never resends blindly through a provider without idempotency."""
+(a crash, PostgreSQL gone for good): the next receive knows which provider was being
+called, resends only through it, and never through a provider without idempotency."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def lease_runs_out(db: Database, tracking_id: str) -> None:
         )
 
 
-def test_claim_records_the_route_before_any_call_and_the_outcome_clears_it(
+def test_claim_records_the_first_provider_before_any_call_and_the_outcome_clears_it(
     dispatch: Dispatch,
     db: Database,
     *,
@@ -82,14 +82,14 @@ def test_claim_records_the_route_before_any_call_and_the_outcome_clears_it(
 
     def adapters(names: Any) -> Any:
         # What PostgreSQL holds when the first provider is about to be called.
-        seen.append(message_row(db, m.tracking_id)["inflight_route"])
+        seen.append(message_row(db, m.tracking_id)["inflight_provider"])
         return real_send(names)
 
     monkeypatch.setattr(dispatch.root.registry, "adapters", adapters)
     assert dispatch.run().failed_ids == set()
-    assert seen == [["alpha"]]
+    assert seen == ["alpha"]
     row = message_row(db, m.tracking_id)
-    assert (row["status"], row["inflight_route"]) == ("sent", None)
+    assert (row["status"], row["inflight_provider"]) == ("sent", None)
 
 
 def test_uncertain_send_through_an_idempotent_provider_is_resent_on_its_route(
@@ -108,7 +108,7 @@ def test_uncertain_send_through_an_idempotent_provider_is_resent_on_its_route(
     run = die_before_recording(dispatch, monkeypatch)
     first = sim.received(m.tracking_id)
     assert [r["outcome"] for r in first] == ["accepted"]
-    assert message_row(db, m.tracking_id)["inflight_route"] == ["alpha"]
+    assert message_row(db, m.tracking_id)["inflight_provider"] == "alpha"
 
     # When SQS delivers the message again after the lease
     lease_runs_out(db, m.tracking_id)
@@ -121,7 +121,7 @@ def test_uncertain_send_through_an_idempotent_provider_is_resent_on_its_route(
     assert {r["message_id"] for r in received} == {first[0]["message_id"]}
     row = message_row(db, m.tracking_id)
     assert (row["status"], row["provider_message_id"]) == ("sent", first[0]["message_id"])
-    assert row["inflight_route"] is None
+    assert row["inflight_provider"] is None
 
 
 def test_uncertain_send_through_sns_is_not_resent(
@@ -150,7 +150,7 @@ def test_uncertain_send_through_sns_is_not_resent(
     row = message_row(db, m.tracking_id)
     assert (row["status"], row["error_code"]) == ("failed", SEND_UNCERTAIN)
     assert "sns" in row["error_message"]
-    assert row["inflight_route"] is None
+    assert row["inflight_provider"] is None
     events = rows(
         db,
         "SELECT status, error_code FROM message_events WHERE tracking_id = %s ORDER BY id",
@@ -173,7 +173,7 @@ def test_a_recorded_transient_failure_is_not_uncertain(
     dispatch.enqueue(m)
     run = dispatch.run()
     assert run.failed_ids
-    assert message_row(db, m.tracking_id)["inflight_route"] is None
+    assert message_row(db, m.tracking_id)["inflight_provider"] is None
     # Then its retry is an ordinary send
     sim.configure("alpha", failure_mode="none")
     assert dispatch.invoke(run.records).failed_ids == set()

@@ -38,7 +38,8 @@ RECORD_SQL: Final = f"""
 WITH o AS (
     SELECT * FROM jsonb_to_recordset(%(outcomes)s::jsonb) AS r(
         tracking_id uuid, status text, provider text, provider_message_id text,
-        raw_code text, error_code text, error_message text, calls integer)
+        raw_code text, error_code text, error_message text, calls integer,
+        keep_inflight boolean)
 ),
 a AS (
     SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
@@ -94,7 +95,7 @@ upd AS (
                              WHEN y.advance THEN y.error_message ELSE m.error_message END,
         attempts = m.attempts + y.calls,
         lease_until = NULL,
-        inflight_route = NULL,
+        inflight_provider = CASE WHEN y.keep_inflight THEN m.inflight_provider END,
         updated_at = now(),
         sent_at = CASE WHEN y.status = 'sent' THEN COALESCE(m.sent_at, now())
                        ELSE m.sent_at END,

@@ -45,9 +45,9 @@ class Claim:
     state: ClaimState
     status: MessageStatus | None  # after the claim; None if the row was not visible
     lease_remaining_seconds: int = 0  # for BUSY: how long the other receive's lease lasts
-    # For CLAIMED: the route of an earlier receive that ended without recording its
-    # outcome (it may have reached a provider); empty when there was none.
-    uncertain_route: tuple[str, ...] = ()
+    # For CLAIMED: the provider an earlier receive was sending through when it ended
+    # without recording the outcome (it may have taken the message); None if none.
+    uncertain_provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,9 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None
     attempts: Sequence[AttemptRecord] = field(default_factory=tuple)
+    # Leave the claim's in-flight provider set: the outcome does not settle whether
+    # that provider took the message (a resend of an uncertain send that failed).
+    keep_inflight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,7 @@ class DispatchRepository:
         routes: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, Claim]:
         """Insert new messages and claim sendable ones, in one statement, recording the
-        route each claimed message is about to be sent through.
+        provider each claimed message is about to be sent through first.
 
         Raises DependencyError when PostgreSQL cannot be reached.
         """
@@ -134,6 +137,16 @@ class DispatchRepository:
             cur.execute(CLAIM_SQL, {"rows": json.dumps(rows), "lease": lease_seconds})
             result = cur.fetchall()
         return {row["tracking_id"]: _claim(row) for row in result}
+
+    def mark_inflight(self, tracking_id: str, provider: str) -> None:
+        """Record, before a failover call, the provider about to be called (one
+        statement, only on the failover path)."""
+        with self._db.statement() as cur:
+            cur.execute(
+                "UPDATE messages SET inflight_provider = %s"
+                " WHERE tracking_id = %s AND status = 'sending'",
+                (provider, tracking_id),
+            )
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> RecordedBatch:
         """Store statuses, attempts, events and callbacks of a batch, in one round trip
@@ -155,6 +168,7 @@ class DispatchRepository:
                 "error_code": o.error_code,
                 "error_message": o.error_message,
                 "calls": len(o.attempts),
+                "keep_inflight": o.keep_inflight,
             }
             for o in outcomes
         ]
@@ -218,14 +232,14 @@ def _message_row(message: QueueMessage, receive_count: int, route: Sequence[str]
         "encoding": message.encoding,
         "accepted_at": message.accepted_at.isoformat(),
         "receive_count": receive_count,
-        "route": list(route),
+        "first_provider": route[0] if route else None,
     }
 
 
 def _claim(row: Mapping[str, Any]) -> Claim:
     tracking_id = row["tracking_id"]
     if row["claimed"]:
-        uncertain = tuple(row["uncertain_route"] or ())
+        uncertain = row["uncertain_provider"]
         return Claim(tracking_id, ClaimState.CLAIMED, MessageStatus.SENDING, 0, uncertain)
     previous = row["previous_status"]
     if previous is None:

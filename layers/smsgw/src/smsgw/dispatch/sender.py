@@ -8,7 +8,7 @@ the same message. Runs inside a worker thread, one per message of the batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal
@@ -25,6 +25,7 @@ SendKind = Literal["sent", "permanent", "transient", "no_route"]
 # or out of time): transient, the next receive may find one.
 NO_PROVIDER: Final = "NO_PROVIDER_AVAILABLE"
 OUT_OF_TIME: Final = "DISPATCH_DEADLINE"
+INTENT_NOT_RECORDED: Final = "DISPATCH_INTENT_NOT_RECORDED"
 
 
 @dataclass(slots=True)
@@ -62,9 +63,12 @@ def send_with_failover(
     *,
     deadline: float,
     call_budget_seconds: float,
+    before_call: Callable[[str], None] | None = None,
 ) -> SendReport:
     """Walk ``route``; ``deadline`` (time.monotonic()) stops starting calls that could
-    not finish before the function must record the batch."""
+    not finish before the function must record the batch. ``before_call(name)`` runs
+    before each call (it records the provider as in flight); if it fails, that provider
+    is not called and the message is left for a retry."""
     report = SendReport(message.tracking_id)
     sms = outbound(message)
     for name in route:
@@ -75,6 +79,18 @@ def send_with_failover(
             logger.warning("dispatch deadline reached; rest of route left for a retry")
             report.error = ProviderError(name, OUT_OF_TIME, "out of time", transient=True)
             break
+        if before_call is not None:
+            try:
+                before_call(name)
+            except Exception as exc:  # noqa: BLE001 - no call without its intent recorded
+                logger.warning(
+                    "in-flight provider not recorded; not called",
+                    extra={"provider": name, "error_type": type(exc).__name__},
+                )
+                report.error = ProviderError(
+                    name, INTENT_NOT_RECORDED, "in-flight provider not recorded", transient=True
+                )
+                break
         attempted_at = datetime.now(UTC)
         try:
             result = provider.send(sms)

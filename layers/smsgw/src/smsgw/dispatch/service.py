@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Final
 
 from smsgw.callbacks.outbox import OutboxRelay
@@ -102,13 +103,18 @@ class DispatchService:
         if not claimed:
             return
         tally = BatchTally()
-        to_send, held = self._resume_uncertain(claimed, claims, routes, tally)
+        to_send, held, resent = self._resume_uncertain(claimed, claims, routes, tally)
         reports = self._send_all(to_send, routes, started)
         emit_call_metrics(list(reports.values()))
         max_receives = self._settings.max_receive_count
-        settled = held + [
-            (r, decide(r, reports[r.message.tracking_id], max_receives, tally)) for r in to_send
-        ]
+        settled = held.copy()
+        for r in to_send:
+            outcome = decide(r, reports[r.message.tracking_id], max_receives, tally)
+            if r.message.tracking_id in resent and outcome.status is not MessageStatus.SENT:
+                # Still unknown whether that provider took it: the next receive tries it
+                # again, and only it.
+                outcome = replace(outcome, keep_inflight=True)
+            settled.append((r, outcome))
         recorded = self._record([outcome for _, outcome in settled])
         if redis_up:
             self._record_health([c for report in reports.values() for c in report.calls])
@@ -163,42 +169,49 @@ class DispatchService:
         claims: Mapping[str, Claim],
         routes: dict[str, list[str]],
         tally: BatchTally,
-    ) -> tuple[list[QueueRecord], list[tuple[QueueRecord, Outcome]]]:
+    ) -> tuple[list[QueueRecord], list[tuple[QueueRecord, Outcome]], set[str]]:
         """Messages whose earlier receive ended between calling a provider and recording
-        the outcome: resent on that same route where every provider on it drops a repeat
-        of our reference, else held (failed SEND_UNCERTAIN, not resent: a provider
-        without an idempotency key would make a resend a second SMS)."""
+        the outcome: resent through that provider alone where it drops a repeat of our
+        reference, else held (failed SEND_UNCERTAIN, not resent: a provider without an
+        idempotency key would make a resend a second SMS). Returns what to send, the
+        held outcomes, and the tracking ids resent so."""
         uncertain = {
-            r.message.tracking_id: claims[r.message.tracking_id].uncertain_route
-            for r in claimed
-            if claims[r.message.tracking_id].uncertain_route
+            tid: provider
+            for tid, provider in (
+                (r.message.tracking_id, claims[r.message.tracking_id].uncertain_provider)
+                for r in claimed
+            )
+            if provider is not None
         }
         if not uncertain:
-            return claimed, []
-        adapters = self._registry.adapters({n for route in uncertain.values() for n in route})
+            return claimed, [], set()
+        adapters = self._registry.adapters(set(uncertain.values()))
         to_send: list[QueueRecord] = []
         held: list[tuple[QueueRecord, Outcome]] = []
+        resent: set[str] = set()
         for record in claimed:
             tracking_id = record.message.tracking_id
-            route = uncertain.get(tracking_id)
-            if route is None:
+            provider = uncertain.get(tracking_id)
+            if provider is None:
                 to_send.append(record)
                 continue
-            log = {"correlation_id": tracking_id, "route": list(route)}
-            decision = resume_route(route, lambda n: _drops_repeats(adapters.get(n)))
-            if decision is not None:
+            log = {"correlation_id": tracking_id, "provider": provider}
+            route = resume_route(provider, _drops_repeats(adapters.get(provider)))
+            if route is not None:
                 logger.warning(
-                    "earlier send has no recorded outcome; resent on its route", extra=log
+                    "earlier send has no recorded outcome; resent through its provider",
+                    extra=log,
                 )
                 metrics.add_metric("UncertainSendsResent", MetricUnit.Count, 1)
-                routes[tracking_id] = decision
+                routes[tracking_id] = route
+                resent.add(tracking_id)
                 to_send.append(record)
             else:
                 logger.error("earlier send has no recorded outcome; not resent", extra=log)
                 metrics.add_metric("UncertainSendsHeld", MetricUnit.Count, 1)
                 tally.failed += 1
-                held.append((record, held_outcome(record, route)))
-        return to_send, held
+                held.append((record, held_outcome(record, provider)))
+        return to_send, held, resent
 
     def _send_all(
         self,
@@ -213,6 +226,19 @@ class DispatchService:
         )
         deadline = started + self._send_budget
         budget = self._settings.provider_timeout_seconds
+        repository = self._repo
+
+        def recorder(tracking_id: str, first: str | None) -> Callable[[str], None]:
+            """Records each provider before its call, unless the claim (or the last
+            call) already holds it: a failover costs one UPDATE, a first call none."""
+            current = [first]
+
+            def before_call(name: str) -> None:
+                if name != current[0]:
+                    repository.mark_inflight(tracking_id, name)
+                    current[0] = name
+
+            return before_call
 
         def task(record: QueueRecord) -> SendReport:
             message = record.message
@@ -228,7 +254,12 @@ class DispatchService:
                     },
                 )
                 return send_with_failover(
-                    message, route, adapters, deadline=deadline, call_budget_seconds=budget
+                    message,
+                    route,
+                    adapters,
+                    deadline=deadline,
+                    call_budget_seconds=budget,
+                    before_call=recorder(message.tracking_id, route[0] if route else None),
                 )
             except Exception as exc:  # noqa: BLE001 - a bug costs one message a retry
                 logger.exception("send task failed")

@@ -4,7 +4,6 @@ with a message whose earlier send has no recorded outcome."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -42,30 +41,26 @@ def triage(claim: Claim | None, lease_seconds: int) -> Triage:
     return Triage(Verdict.LATER, min(wait + 1, SQS_MAX_VISIBILITY_SECONDS))
 
 
-def resume_route(
-    uncertain_route: Sequence[str], drops_repeats: Callable[[str], bool]
-) -> list[str] | None:
-    """The route to resend a message on whose earlier receive may have reached a
-    provider on ``uncertain_route`` and died before recording the outcome: that same
-    route, in its order, when every provider on it drops a repeat of our reference
-    (the one that did accept it answers with its first message id); None when one
-    does not, since a resend through it could be a second SMS to a person."""
-    route = list(uncertain_route)
-    if route and all(drops_repeats(name) for name in route):
-        return route
-    return None
+def resume_route(uncertain_provider: str, drops_repeats: bool) -> list[str] | None:
+    """The route to resend a message on whose earlier receive was sending it through
+    ``uncertain_provider`` and died before recording the outcome: that provider alone,
+    with no failover, when it drops a repeat of our reference (if it took the message,
+    it answers with its first id; if it fails now, the message waits for it, since any
+    other provider could make a second SMS); None when it does not drop repeats, since
+    a resend through it could be a second SMS to a person."""
+    return [uncertain_provider] if drops_repeats else None
 
 
-def held_outcome(record: QueueRecord, uncertain_route: Sequence[str]) -> Outcome:
+def held_outcome(record: QueueRecord, uncertain_provider: str) -> Outcome:
     """The final outcome of a message that is not resent (see ``resume_route``)."""
-    names = ", ".join(uncertain_route)
     return Outcome(
         record.message.tracking_id,
         MessageStatus.FAILED,
         record.receive_count,
         error_code=SEND_UNCERTAIN,
         error_message=(
-            f"an earlier attempt through {names} ended without a recorded outcome; "
-            "not resent, since a provider without an idempotency key would send it twice"
+            f"an earlier attempt through {uncertain_provider} ended without a recorded "
+            "outcome; not resent, since a provider without an idempotency key would send "
+            "it twice"
         ),
     )

@@ -1,6 +1,7 @@
-"""The providers a claimed message is about to be sent through, until its outcome is
-recorded: a retry that finds it set knows the previous receive ended (a crash, a lost
-connection) between calling a provider and recording what happened.
+"""The provider a message is being sent through, until the outcome is recorded: set by
+the claim (the route's first provider) and before each failover call, cleared by the
+record. A retry that finds it set knows the previous receive ended (a crash, a lost
+connection) between calling that provider and recording what happened.
 
 Revision ID: 0003
 Revises: 0002
@@ -16,8 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE messages ADD COLUMN inflight_route text[]")
+    op.execute("ALTER TABLE messages ADD COLUMN inflight_provider text")
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE messages DROP COLUMN inflight_route")
+    op.execute("ALTER TABLE messages DROP COLUMN inflight_provider")
