@@ -51,7 +51,7 @@ up: venv  ## the whole stack on this machine: LocalStack, simulator, deploy, see
 down:  ## stop what `make up` started (and nothing else)
 	@$(if $(wildcard $(PY)),$(PY) -m infra.local.stack down,echo "nothing to stop (no venv)")
 
-logs: venv  ## recent function logs from LocalStack (F=ingress|webhooks|dispatch|callbacks|relay)
+logs: venv  ## recent function logs from LocalStack (F=ingress|webhooks|dispatch|callbacks|relay|housekeeping)
 	@$(PY) -m infra.local.stack logs $(if $(F),--function $(F),)
 
 lint: venv  ## ruff (lint + format check), mypy (strict, every Python file), terraform fmt and checkov

@@ -1,7 +1,8 @@
-"""Webhooks function: one deployable, four entry points, each routed to its own package:
+"""Webhooks function: one deployable, five entry points, each routed to its own package:
 the client status and history API (smsgw.status), provider delivery receipts
-(smsgw.receipts), the callbacks queue's consumer (smsgw.callbacks.delivery) and the
-outbox relay's schedule (smsgw.callbacks.outbox).
+(smsgw.receipts), the callbacks queue's consumer (smsgw.callbacks.delivery), the
+outbox relay's schedule (smsgw.callbacks.outbox) and the housekeeping schedule
+(smsgw.housekeeping).
 
 Thin: parse the event, call one service, map the result. The services are built by
 the composition root (smsgw.bootstrap.webhooks) on first use, never at import.
@@ -112,6 +113,18 @@ def relay_callbacks(event: CloudWatchEvent) -> dict[str, int]:
     logger.clear_state()
     try:
         return {"relayed": root.get().relay.sweep()}
+    finally:
+        flush_metrics()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def housekeeping(event: CloudWatchEvent) -> dict[str, int]:
+    """Resolves messages that would wait for ever (sent without a receipt past the
+    provider's window, sending past the retry window) and purges what is kept no
+    longer (old callbacks, receipts, message text)."""
+    logger.clear_state()
+    try:
+        return root.get().housekeeping.run()
     finally:
         flush_metrics()
 

@@ -22,7 +22,7 @@ LOCALSTACK_PID_FILE = RUN_DIR / "localstack.pid"  # start.sh's default
 PG_ADMIN_URL = os.environ.get("SMSGW_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # The demo client's key: local only, printed by `make up`, the default of send_sms.py.
 DEMO_API_KEY = "b57410a7-ea73-4b3d-811f-daa0bb565500"
-FUNCTIONS = ("ingress", "webhooks", "dispatch", "callbacks", "relay")
+FUNCTIONS = ("ingress", "webhooks", "dispatch", "callbacks", "relay", "housekeeping")
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,13 @@ def test_every_dlq_has_an_alarm_and_every_alarm_notifies_the_topic() -> None:
     # And every function has error and throttle alarms
     assert alarms["function_errors"]["for_each"] == "${module.function}"
     assert alarms["function_throttles"]["for_each"] == "${module.function}"
+    # And what housekeeping had to resolve is watched (its metrics' own dimension)
+    assert alarms["reconciled"]["dimensions"] == {"service": "housekeeping"}
+    reconciled = locals_of(GATEWAY)["reconciled"]
+    assert {r["metric"] for r in reconciled.values()} == {
+        "ReconciledStuckSending",
+        "ReconciledNoReceipt",
+    }
     # And every alarm goes to the SNS topic
     for name, body in alarms.items():
         assert body["alarm_actions"] == "${local.alarm_actions}", name

@@ -116,7 +116,7 @@ def test_aws_inputs_evaluate(scratch: Path) -> None:
     code, out, errors = _apply(scratch, AWS_INPUTS)
     assert code == 0, errors
     env = out["environment"]
-    assert set(env) == {"ingress", "webhooks", "dispatch", "callbacks", "relay"}
+    assert set(env) == {"ingress", "webhooks", "dispatch", "callbacks", "relay", "housekeeping"}
     for name, variables in env.items():
         # Credentials by reference only, on every function
         assert variables["DATABASE_SECRET_ARN"] == "stub-postgres-master_user_secret_arn", name
@@ -129,6 +129,16 @@ def test_aws_inputs_evaluate(scratch: Path) -> None:
     assert "WEBHOOK_SECRETS_ARN" in env["webhooks"]
     assert env["dispatch"]["MAX_RECEIVE_COUNT"] == "8"
     assert env["callbacks"]["CALLBACK_MAX_RECEIVE_COUNT"] == "8"
+    # Housekeeping knows dispatch's retry window and its own windows and retention
+    housekeeping = env["housekeeping"]
+    for name in ("MAX_RECEIVE_COUNT", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS"):
+        assert housekeeping[name] == env["dispatch"][name], name
+    assert housekeeping["DISPATCH_LEASE_SECONDS"] == env["dispatch"]["DISPATCH_LEASE_SECONDS"]
+    assert housekeeping["RECEIPT_WINDOW_SECONDS"] == "259200"
+    assert [
+        housekeeping[f"{kind}_RETENTION_DAYS"]
+        for kind in ("CALLBACK", "RECEIPT", "PENDING_RECEIPT", "MESSAGE_TEXT")
+    ] == ["7", "30", "3", "30"]
     assert out["consumers"] == {"outbound": "dispatch", "callbacks": "callbacks"}
     assert out["redis_members"] == ["smsgw-001", "smsgw-002"]
 
@@ -143,6 +153,7 @@ def test_aws_policies_are_least_privilege(scratch: Path) -> None:
         "dispatch": ["ConsumeOutbound", "SendCallbacks", "PublishSms", "ReadSecrets", "UseKey"],
         "callbacks": ["ConsumeCallbacks", "ReadSecrets", "UseKey"],
         "relay": ["SendCallbacks", "ReadSecrets", "UseKey"],
+        "housekeeping": ["SendCallbacks", "ReadSecrets", "UseKey"],
     }
     for name, statements in out["policies"].items():
         for statement in statements:
@@ -195,8 +206,28 @@ def test_local_inputs_evaluate(scratch: Path) -> None:
   dispatch  = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
   callbacks = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
   relay     = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
+  housekeeping = { memory_size = 256, timeout = 60, reserved_concurrency = -1 }
 }""",
             "29 s limit",
+        ),
+        (
+            AWS_INPUTS
+            + """functions = {
+  ingress   = { memory_size = 512, timeout = 10, reserved_concurrency = -1 }
+  webhooks  = { memory_size = 256, timeout = 10, reserved_concurrency = -1 }
+  dispatch  = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
+  callbacks = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
+  relay     = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
+}""",
+            "exactly the keys",
+        ),
+        (
+            AWS_INPUTS
+            + """housekeeping = {
+  receipt_window_seconds = 259200, callback_retention_days = 0, receipt_retention_days = 30
+  pending_receipt_retention_days = 3, message_text_retention_days = 30
+}""",
+            "at least 1 day",
         ),
         (
             AWS_INPUTS
@@ -215,7 +246,15 @@ def test_local_inputs_evaluate(scratch: Path) -> None:
             "43200",
         ),
     ],
-    ids=["password-in-url", "redis-without-url", "api-timeout", "concurrency", "retry-cap"],
+    ids=[
+        "password-in-url",
+        "redis-without-url",
+        "api-timeout",
+        "no-housekeeping",
+        "zero-retention",
+        "concurrency",
+        "retry-cap",
+    ],
 )
 def test_bad_inputs_are_refused(scratch: Path, inputs: str, refusal: str) -> None:
     code, _, errors = _apply(scratch, inputs)

@@ -199,6 +199,33 @@ def test_gateway_responses_speak_the_contract(
 
 
 @pytest.mark.parametrize(
+    "variable",
+    ["MAX_RECEIVE_COUNT", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS", "DISPATCH_LEASE_SECONDS"],
+)
+def test_housekeeping_knows_the_retry_window_of_dispatch(
+    tf: Deployment, sam: Deployment, variable: str
+) -> None:
+    # A message still sending after dispatch's whole retry window has no SQS record left:
+    # housekeeping must compute that window from dispatch's own settings.
+    for deployment in (tf, sam):
+        housekeeping = deployment.functions.get("housekeeping")
+        dispatch = deployment.functions.get("dispatch")
+        assert housekeeping is not None, f"{deployment.source}: no housekeeping function"
+        assert dispatch is not None, f"{deployment.source}: no dispatch function"
+        assert variable in housekeeping.env, f"{deployment.source}: housekeeping {variable}"
+        assert same_number(housekeeping.env[variable], dispatch.env.get(variable)), (
+            f"{deployment.source}: housekeeping {variable}={housekeeping.env[variable]}, "
+            f"dispatch {variable}={dispatch.env.get(variable)}"
+        )
+
+
+def test_housekeeping_runs_on_its_schedule(tf: Deployment, sam: Deployment) -> None:
+    for deployment in (tf, sam):
+        assert deployment.schedules.get("housekeeping") == "rate(5 minutes)", deployment.source
+        assert deployment.functions["housekeeping"].handler == "app.housekeeping"
+
+
+@pytest.mark.parametrize(
     ("function", "variable", "queue"),
     [
         ("dispatch", "MAX_RECEIVE_COUNT", "outbound"),

@@ -1,6 +1,7 @@
 """Drive the real webhooks Chalice app (receipts, history, the callbacks consumer, the
-relay schedule), sign receipts the way the simulator does, receive callbacks over real
-HTTP, and bridge real HTTP to the app so the simulator can post its receipts to it.
+relay and housekeeping schedules), sign receipts the way the simulator does, receive
+callbacks over real HTTP, and bridge real HTTP to the app so the simulator can post its
+receipts to it.
 
 The signing and verification here are written independently of smsgw's code on
 purpose: a test that used the gateway's own functions would pass with both wrong.
@@ -137,6 +138,14 @@ class Webhooks:
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         )
         response = self.client.lambda_.invoke("relay_callbacks", event)
+        return dict(response.payload)
+
+    def housekeeping(self) -> dict[str, Any]:
+        """Invoke the scheduled housekeeping handler as EventBridge does."""
+        event = self.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+        response = self.client.lambda_.invoke("housekeeping", event)
         return dict(response.payload)
 
     def close(self) -> None:

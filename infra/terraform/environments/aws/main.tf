@@ -26,6 +26,7 @@ module "smsgw" {
   callbacks_queue = var.callbacks_queue
   dispatch        = var.dispatch
   callbacks       = var.callbacks
+  housekeeping    = var.housekeeping
 
   database    = var.database
   rds         = var.rds

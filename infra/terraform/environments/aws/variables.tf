@@ -149,6 +149,18 @@ variable "callbacks" {
   default     = null
 }
 
+variable "housekeeping" {
+  type = object({
+    receipt_window_seconds         = number
+    callback_retention_days        = number
+    receipt_retention_days         = number
+    pending_receipt_retention_days = number
+    message_text_retention_days    = number
+  })
+  description = "Receipt window and retention periods of the housekeeping job; null keeps the module's defaults."
+  default     = null
+}
+
 variable "database" {
   type = object({
     create     = bool

@@ -1,5 +1,6 @@
 # CloudWatch alarms to one encrypted SNS topic: a DLQ that is not empty, messages
-# waiting too long, API 5xx, function errors and throttles, Redis memory (noeviction).
+# waiting too long, API 5xx, function errors and throttles, Redis memory (noeviction),
+# messages housekeeping had to resolve.
 
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name}-alarms"
@@ -45,6 +46,20 @@ locals {
   queues = {
     outbound  = { name = module.outbound.name, dlq_name = module.outbound.dlq_name, max_age = var.alarms.outbound_oldest_message_age_seconds }
     callbacks = { name = module.callbacks.name, dlq_name = module.callbacks.dlq_name, max_age = var.alarms.callbacks_oldest_message_age_seconds }
+  }
+
+  # Counts the housekeeping job publishes (namespace SmsGateway, dimension service).
+  reconciled = {
+    stuck_sending = {
+      metric      = "ReconciledStuckSending"
+      threshold   = var.alarms.stuck_sending_threshold
+      description = "Messages were left sending past the retry window (their last receives ran out while PostgreSQL could not record them) and were marked failed RETRIES_EXHAUSTED. Check PostgreSQL, then the outbound DLQ (docs/operations.md)."
+    }
+    no_receipt = {
+      metric      = "ReconciledNoReceipt"
+      threshold   = var.alarms.no_receipt_threshold
+      description = "Many sent messages got no delivery receipt within their window and were marked undelivered NO_RECEIPT: receipts refused (webhook 5xx) or a provider stopped sending them (docs/operations.md)."
+    }
   }
 
   # ElastiCache reports memory per member cluster: <group>-001, -002, ...
@@ -138,6 +153,25 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
   period              = 300
   evaluation_periods  = 1
   threshold           = var.alarms.function_throttle_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "reconciled" {
+  for_each = local.reconciled
+
+  alarm_name          = "${var.name}-reconciled-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = "SmsGateway"
+  metric_name         = each.value.metric
+  dimensions          = { service = "housekeeping" }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions

@@ -1,7 +1,7 @@
 # The shared layer, the functions and what invokes them besides the API: two SQS event
-# source mappings and the relay's schedule. The webhooks artifact serves three
-# functions (its HTTP app, the callbacks queue consumer, the outbox relay): Chalice
-# makes one Lambda function per handler of an app.
+# source mappings and the schedules of the relay and of housekeeping. The webhooks
+# artifact serves four functions (its HTTP app, the callbacks queue consumer, the outbox
+# relay, the housekeeping job): Chalice makes one Lambda function per handler of an app.
 
 locals {
   function_specs = {
@@ -33,6 +33,12 @@ locals {
       artifact    = var.artifacts.webhooks
       handler     = "app.relay_callbacks"
       description = "Every minute: relays outbox rows nobody relayed to the callbacks queue"
+      producer    = true
+    }
+    housekeeping = {
+      artifact    = var.artifacts.webhooks
+      handler     = "app.housekeeping"
+      description = "Every 5 minutes: resolves messages stuck in sent or sending, purges old rows and text"
       producer    = true
     }
   }
@@ -81,6 +87,20 @@ locals {
       POWERTOOLS_SERVICE_NAME      = "relay"
       CALLBACK_RELAY_LEASE_SECONDS = tostring(var.callbacks.relay_lease_seconds)
     }
+    housekeeping = {
+      POWERTOOLS_SERVICE_NAME = "housekeeping"
+      # Dispatch's retry settings: a message still sending after the whole retry window
+      # has no SQS record left.
+      MAX_RECEIVE_COUNT              = tostring(var.outbound_queue.max_receive_count)
+      RETRY_BASE_SECONDS             = tostring(var.dispatch.retry_base_seconds)
+      RETRY_MAX_SECONDS              = tostring(var.dispatch.retry_max_seconds)
+      DISPATCH_LEASE_SECONDS         = tostring(var.dispatch.lease_seconds)
+      RECEIPT_WINDOW_SECONDS         = tostring(var.housekeeping.receipt_window_seconds)
+      CALLBACK_RETENTION_DAYS        = tostring(var.housekeeping.callback_retention_days)
+      RECEIPT_RETENTION_DAYS         = tostring(var.housekeeping.receipt_retention_days)
+      PENDING_RECEIPT_RETENTION_DAYS = tostring(var.housekeeping.pending_receipt_retention_days)
+      MESSAGE_TEXT_RETENTION_DAYS    = tostring(var.housekeeping.message_text_retention_days)
+    }
   }
 
   # AWS only: where the credentials are (Secrets Manager ARNs), set when there is one.
@@ -89,22 +109,24 @@ locals {
       DATABASE_SECRET_ARN = local.database_secret_arn
       REDIS_SECRET_ARN    = local.redis_secret_arn
     }
-    ingress   = {}
-    webhooks  = { WEBHOOK_SECRETS_ARN = aws_secretsmanager_secret.webhook_signing.arn }
-    dispatch  = { PROVIDER_SECRETS_ARN = aws_secretsmanager_secret.providers.arn }
-    callbacks = {}
-    relay     = {}
+    ingress      = {}
+    webhooks     = { WEBHOOK_SECRETS_ARN = aws_secretsmanager_secret.webhook_signing.arn }
+    dispatch     = { PROVIDER_SECRETS_ARN = aws_secretsmanager_secret.providers.arn }
+    callbacks    = {}
+    relay        = {}
+    housekeeping = {}
   }
 
   # Local stacks only (var.allow_loopback_callback_targets): callbacks to loopback
   # addresses, over plain http too, which the SSRF guard refuses in production.
   local_only_environment = {
-    common    = {}
-    ingress   = {}
-    webhooks  = {}
-    dispatch  = {}
-    callbacks = { CALLBACK_ALLOW_LOOPBACK = "true", CALLBACK_ALLOW_HTTP = "true" }
-    relay     = {}
+    common       = {}
+    ingress      = {}
+    webhooks     = {}
+    dispatch     = {}
+    callbacks    = { CALLBACK_ALLOW_LOOPBACK = "true", CALLBACK_ALLOW_HTTP = "true" }
+    relay        = {}
+    housekeeping = {}
   }
 
   # Secrets each function may read (GetSecretValue), matching secret_environment.
@@ -217,4 +239,26 @@ resource "aws_lambda_permission" "relay_schedule" {
   function_name = module.function["relay"].name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.relay.arn
+}
+
+# Housekeeping runs every 5 minutes (Chalice's @app.schedule(Rate(5, MINUTES))). Two runs
+# that overlap skip each other's rows (FOR UPDATE SKIP LOCKED).
+resource "aws_cloudwatch_event_rule" "housekeeping" {
+  name                = "${var.name}-housekeeping"
+  description         = "Reconcile messages stuck in sent or sending; purge old callbacks, receipts and message text"
+  schedule_expression = "rate(5 minutes)"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "housekeeping" {
+  rule = aws_cloudwatch_event_rule.housekeeping.name
+  arn  = module.function["housekeeping"].arn
+}
+
+resource "aws_lambda_permission" "housekeeping_schedule" {
+  statement_id  = "events-housekeeping-schedule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["housekeeping"].name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.housekeeping.arn
 }

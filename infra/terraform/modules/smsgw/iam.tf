@@ -40,6 +40,10 @@ locals {
     relay = [
       { sid = "SendCallbacks", actions = ["sqs:SendMessage"], resources = [module.callbacks.arn] },
     ]
+    housekeeping = [
+      # What it resolves is called back: it relays the outbox rows it writes.
+      { sid = "SendCallbacks", actions = ["sqs:SendMessage"], resources = [module.callbacks.arn] },
+    ]
   }
 
   common_policies = {

@@ -49,11 +49,19 @@ variable "functions" {
     callbacks = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
     # One sweep of the outbox a minute; well under the relay lease (60 s).
     relay = { memory_size = 256, timeout = 30, reserved_concurrency = -1 }
+    # Every 5 minutes: bounded batches within a 40 s budget, then their callbacks.
+    housekeeping = { memory_size = 256, timeout = 60, reserved_concurrency = -1 }
   }
 
   validation {
-    condition     = toset(keys(var.functions)) == toset(["ingress", "webhooks", "dispatch", "callbacks", "relay"])
-    error_message = "functions has exactly the keys ingress, webhooks, dispatch, callbacks and relay."
+    condition     = toset(keys(var.functions)) == toset(["ingress", "webhooks", "dispatch", "callbacks", "relay", "housekeeping"])
+    error_message = "functions has exactly the keys ingress, webhooks, dispatch, callbacks, relay and housekeeping."
+  }
+
+  validation {
+    # The job stops starting batches after 40 s (TIME_BUDGET_SECONDS in smsgw.housekeeping).
+    condition     = var.functions["housekeeping"].timeout >= 50
+    error_message = "housekeeping needs a timeout of at least 50 s (a 40 s budget of batches, then the callbacks)."
   }
 
   validation {
@@ -218,6 +226,30 @@ variable "callbacks" {
   validation {
     condition     = var.callbacks.timeout_seconds > 0 && var.callbacks.timeout_seconds <= 30 && var.callbacks.relay_lease_seconds >= 5
     error_message = "timeout_seconds is in (0, 30] and relay_lease_seconds at least 5."
+  }
+}
+
+variable "housekeeping" {
+  type = object({
+    receipt_window_seconds         = number
+    callback_retention_days        = number
+    receipt_retention_days         = number
+    pending_receipt_retention_days = number
+    message_text_retention_days    = number
+  })
+  description = "The housekeeping job: how long a sent message waits for its delivery receipt (a provider's registry config may override it) and how many days callbacks delivered or failed, the receipt log, unmatched receipts and message text are kept."
+  nullable    = false
+  default = {
+    receipt_window_seconds         = 259200
+    callback_retention_days        = 7
+    receipt_retention_days         = 30
+    pending_receipt_retention_days = 3
+    message_text_retention_days    = 30
+  }
+
+  validation {
+    condition     = var.housekeeping.receipt_window_seconds >= 60 && alltrue([for days in [var.housekeeping.callback_retention_days, var.housekeeping.receipt_retention_days, var.housekeeping.pending_receipt_retention_days, var.housekeeping.message_text_retention_days] : days >= 1])
+    error_message = "receipt_window_seconds is at least 60 and every retention at least 1 day."
   }
 }
 
@@ -461,8 +493,10 @@ variable "alarms" {
     function_error_threshold             = optional(number, 1)
     function_throttle_threshold          = optional(number, 1)
     redis_memory_percent                 = optional(number, 80)
+    stuck_sending_threshold              = optional(number, 1)
+    no_receipt_threshold                 = optional(number, 100)
   })
-  description = "CloudWatch alarms to the SNS topic: optional email subscription, and thresholds (oldest message age in seconds, 5xx and error/throttle counts per 5 minutes, Redis memory %)."
+  description = "CloudWatch alarms to the SNS topic: optional email subscription, and thresholds (oldest message age in seconds, 5xx and error/throttle counts per 5 minutes, Redis memory %, messages housekeeping resolved per hour: stuck in sending, sent without a receipt)."
   default     = {}
   nullable    = false
 

@@ -120,6 +120,18 @@ class Settings(BaseModel):
     # after it are re-sent by the next relay (a crash between SQS and PostgreSQL).
     callback_relay_lease_seconds: int = Field(60, ge=5)
 
+    # Housekeeping (the scheduled job in the webhooks app, smsgw.housekeeping).
+    # How long a message stays ``sent`` waiting for the delivery receipt of a provider
+    # that reports delivery, before reconciliation gives up on it (undelivered,
+    # NO_RECEIPT). A provider's registry config may set its own ``receipt_window_seconds``.
+    receipt_window_seconds: int = Field(259_200, ge=60)
+    # Retention, in days: callbacks delivered or failed, the delivery receipt log,
+    # receipts that never matched a message, and message text after its final status.
+    callback_retention_days: int = Field(7, ge=1)
+    receipt_retention_days: int = Field(30, ge=1)
+    pending_receipt_retention_days: int = Field(3, ge=1)
+    message_text_retention_days: int = Field(30, ge=1)
+
     # On AWS, credentials live in Secrets Manager, not in the environment: the ARNs
     # below are resolved once per cold start by ``smsgw.secrets.load_settings``.
     database_secret_arn: str = ""
@@ -182,4 +194,9 @@ ENV_NAMES: dict[str, str] = {
     "callback_allow_loopback": "CALLBACK_ALLOW_LOOPBACK",
     "callback_allow_http": "CALLBACK_ALLOW_HTTP",
     "callback_relay_lease_seconds": "CALLBACK_RELAY_LEASE_SECONDS",
+    "receipt_window_seconds": "RECEIPT_WINDOW_SECONDS",
+    "callback_retention_days": "CALLBACK_RETENTION_DAYS",
+    "receipt_retention_days": "RECEIPT_RETENTION_DAYS",
+    "pending_receipt_retention_days": "PENDING_RECEIPT_RETENTION_DAYS",
+    "message_text_retention_days": "MESSAGE_TEXT_RETENTION_DAYS",
 }

@@ -1,5 +1,6 @@
 """Composition root of the webhooks function: the client status and history API, the
-delivery-receipt webhook, the callbacks queue's consumer and the outbox relay.
+delivery-receipt webhook, the callbacks queue's consumer, the outbox relay and the
+housekeeping job.
 
 They share the root's settings, PostgreSQL connection and Redis client, and each part
 is built (and its modules imported) at its first use, so a status route, the busiest,
@@ -18,6 +19,7 @@ from smsgw.status.service import StatusService
 if TYPE_CHECKING:
     from smsgw.callbacks.delivery import CallbackDelivery
     from smsgw.callbacks.outbox import OutboxRelay
+    from smsgw.housekeeping.service import HousekeepingService
     from smsgw.receipts.service import ReceiptService
 
 
@@ -72,3 +74,24 @@ class WebhooksRoot(Resources):
         return CallbackDelivery(
             self.settings, CallbackStore(self.database), self.sqs, jitter=self.callback_jitter
         )
+
+    @cached_property
+    def housekeeping(self) -> HousekeepingService:
+        from smsgw.housekeeping.reconcile import Reconciler
+        from smsgw.housekeeping.retention import Retention
+        from smsgw.housekeeping.service import HousekeepingService
+        from smsgw.providers.factory import build_provider
+        from smsgw.providers.registry import load_providers
+        from smsgw.receipts.repository import ReceiptRepository
+
+        relay = self.relay
+        reconciler = Reconciler(
+            self.database,
+            self.settings,
+            relay_lease=relay.lease_seconds,
+            # What a status lookup finds is recorded exactly as a posted receipt.
+            receipts=ReceiptRepository(self.database, 0, relay.lease_seconds),
+            load_providers=load_providers,
+            provider_factory=build_provider,
+        )
+        return HousekeepingService(self.settings, reconciler, Retention(self.database), relay)

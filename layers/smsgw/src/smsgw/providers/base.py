@@ -7,8 +7,12 @@ retry later) or permanent for this message (do not fail over, do not retry).
 Each adapter implements ``_send`` and its own code table.
 
 Delivery receipts are an optional capability of the port: an adapter whose provider
-sends them overrides ``parse_receipt``, which verifies the provider's own signature
-scheme and maps the provider's codes to our statuses.
+sends them sets ``reports_delivery`` and overrides ``parse_receipt``, which verifies the
+provider's own signature scheme and maps the provider's codes to our statuses. A
+message such a provider accepted waits in ``sent`` for its receipt for the provider's
+receipt window (``receipt_window_seconds``); then reconciliation (smsgw.housekeeping)
+asks the provider through ``lookup_status`` where the adapter offers it
+(``status_lookup``), and otherwise ends the wait with ``undelivered``/``NO_RECEIPT``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, NoReturn
+from typing import Any, ClassVar, Final, NoReturn
 
 from smsgw.domain.phone import mask_phone
 from smsgw.domain.status import MessageStatus
@@ -31,6 +35,25 @@ from smsgw.observability import logger
 # A signed receipt older (or further in the future) than this is refused: a captured
 # request cannot be replayed later, and five minutes absorbs clock skew.
 RECEIPT_TOLERANCE_SECONDS: Final = 300
+
+# The registry config key that overrides Settings.receipt_window_seconds for one
+# provider, and its smallest value.
+RECEIPT_WINDOW_KEY: Final = "receipt_window_seconds"
+MIN_RECEIPT_WINDOW_SECONDS: Final = 60
+
+
+def configured_receipt_window(config: Mapping[str, Any]) -> int | None:
+    """The provider's own receipt window from its registry config, or None when it
+    sets none. Raises ValueError for a value that is not a whole number of seconds of
+    at least a minute (a row that bypassed the adapter's check)."""
+    value = config.get(RECEIPT_WINDOW_KEY)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{RECEIPT_WINDOW_KEY} must be a whole number of seconds")
+    if value < MIN_RECEIPT_WINDOW_SECONDS:
+        raise ValueError(f"{RECEIPT_WINDOW_KEY} must be at least {MIN_RECEIPT_WINDOW_SECONDS}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,10 +234,18 @@ class SmsProvider(ABC):
     # same reference (our tracking id). Dispatch resends a message whose earlier send
     # has no recorded outcome only through providers that do.
     idempotent_reference: bool = False
+    # Whether the provider reports delivery (sends receipts, see ``parse_receipt``). A
+    # message it accepted waits in ``sent`` for a receipt, and reconciliation resolves
+    # it once the receipt window is over. False: ``sent`` is the last status the
+    # gateway ever learns, and reconciliation leaves it as it is.
+    reports_delivery: ClassVar[bool] = False
+    # Whether ``lookup_status`` asks the provider for a message's delivery status.
+    status_lookup: ClassVar[bool] = False
 
     def __init__(self, name: str, config: dict[str, Any] | None = None) -> None:
         self.name = name
         self.config: dict[str, Any] = dict(config or {})
+        configured_receipt_window(self.config)  # a bad value is a bad config (ValueError)
 
     def send(self, sms: OutboundSms) -> SendResult:
         started = time.perf_counter()
@@ -257,6 +288,19 @@ class SmsProvider(ABC):
         ``body`` the raw bytes as received). Raises a ReceiptError. By default the
         provider sends none."""
         raise ReceiptsUnsupportedError(f"provider {self.name!r} does not send receipts")
+
+    def lookup_status(self, provider_message_id: str, now: datetime) -> Receipt | None:
+        """Optional (adapters that offer it set ``status_lookup = True``): ask the
+        provider what became of a message it accepted and whose receipt never came.
+
+        Reconciliation calls it once the provider's receipt window is over, outside
+        any transaction. Return the answer as a ``Receipt`` (``receipt_id`` stable for
+        one answer, e.g. ``"lookup-" + provider_message_id``, so a repeated lookup is a
+        duplicate), which is recorded exactly like a receipt posted to the webhook;
+        or None when the provider knows no final status either (the message is then
+        resolved as undelivered, NO_RECEIPT). Raise anything when the lookup itself
+        failed: the message is looked up again at the next run."""
+        raise NotImplementedError(f"provider {self.name!r} offers no status lookup")
 
     def _error(self, mapping: CodeMapping, raw_code: str | None) -> ProviderError:
         """The error a code table row stands for. The provider's own message text is

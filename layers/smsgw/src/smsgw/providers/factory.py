@@ -21,9 +21,12 @@ from smsgw.providers.sns import SnsProvider
 
 
 class ProviderClass(Protocol):
-    """What the factory needs of an adapter class: its kind and a way to build it."""
+    """What the factory needs of an adapter class: its kind and a way to build it;
+    and what reconciliation reads without building one (see SmsProvider)."""
 
     kind: str
+    reports_delivery: bool
+    status_lookup: bool
 
     def from_settings(
         self, name: str, config: Mapping[str, Any], settings: Settings

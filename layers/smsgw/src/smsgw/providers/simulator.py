@@ -92,10 +92,13 @@ def _resolve_token(config: Mapping[str, Any], credentials: Mapping[str, str]) ->
 class SimulatorProvider(SmsProvider):
     """Config keys: ``url`` (required), ``remote_name`` (default: our provider name),
     ``api_token`` or ``api_token_env`` (optional bearer token), ``webhook_secret`` or
-    ``webhook_secret_env`` (the key its delivery receipts are signed with)."""
+    ``webhook_secret_env`` (the key its delivery receipts are signed with),
+    ``receipt_window_seconds`` (optional: how long a sent message waits for its receipt,
+    instead of the gateway's ``RECEIPT_WINDOW_SECONDS``)."""
 
     kind = "simulator"
     idempotent_reference = True  # a repeated reference answers the first message id
+    reports_delivery = True  # signed receipts to POST /v1/webhooks/{provider}
 
     def __init__(
         self,

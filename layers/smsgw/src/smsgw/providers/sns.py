@@ -69,6 +69,9 @@ class SnsProvider(SmsProvider):
 
     kind = "sns"
     idempotent_reference = False  # Publish has no idempotency key: a repeat is a 2nd SMS
+    # Direct SMS publishes send no delivery receipts to the gateway: ``sent`` is the
+    # last status of a message sent through SNS, and reconciliation leaves it there.
+    reports_delivery = False
 
     def __init__(
         self,
