@@ -316,10 +316,10 @@ class SmsProvider(ABC):
 
     def _map_exception(self, exc: Exception) -> ProviderError:
         """Turn a transport or SDK exception into a ProviderError. The default treats
-        anything unknown as transient: a retry is safer than losing the message."""
-        return ProviderError(
-            self.name, "PROVIDER_ERROR", f"{type(exc).__name__}: {exc}", transient=True
-        )
+        anything unknown as transient: a retry is safer than losing the message. Only
+        the exception's type is kept: its text may quote the request (botocore's
+        parameter errors quote the number and the text)."""
+        return ProviderError(self.name, "PROVIDER_ERROR", type(exc).__name__, transient=True)
 
 
 def _elapsed_ms(started: float) -> int:
