@@ -96,8 +96,47 @@ class DependencyError(Exception):
 
     Services turn it into ServiceUnavailableError at the edge; dispatch turns it into
     a retried batch.
+
+    Its text is safe to log: ``message`` is ours (a constant, never a driver's text),
+    and the cause (``raise DependencyError(...) from exc``) adds only its type name and
+    its error code (PostgreSQL's SQLSTATE, AWS's error code). A driver's own text is
+    never part of it: PostgreSQL quotes values ("invalid input syntax for type uuid:
+    \"...\"", a DETAIL line), Redis script errors quote arguments, botocore quotes
+    request parameters.
     """
 
     def __init__(self, dependency: str, message: str) -> None:
-        super().__init__(f"{dependency}: {message}")
+        super().__init__(dependency, message)
         self.dependency = dependency
+        self.message = message
+
+    def __str__(self) -> str:
+        text = f"{self.dependency}: {self.message}"
+        if self.__cause__ is not None:
+            text += f" ({describe_cause(self.__cause__)})"
+        return text
+
+
+def describe_cause(exc: BaseException) -> str:
+    """The type name of a driver's exception and its error code, if it has one that
+    is only a code: never its text."""
+    parts = [type(exc).__name__]
+    code = _error_code(exc)
+    if code:
+        parts.append(code)
+    return " ".join(parts)
+
+
+def _error_code(exc: BaseException) -> str | None:
+    pgcode = getattr(exc, "pgcode", None)  # psycopg2: the SQLSTATE, five characters
+    if isinstance(pgcode, str) and len(pgcode) == 5 and pgcode.isalnum():
+        return f"SQLSTATE {pgcode}"
+    response = getattr(exc, "response", None)  # botocore ClientError
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if isinstance(code, str) and 0 < len(code) <= 100 and _CODE_CHARS.issuperset(code):
+            return code
+    return None
+
+
+_CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")

@@ -171,7 +171,7 @@ class ApiKeyAuthenticator:
         try:
             reply = self._lookup(keys=keys, args=args)
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "API-key lookup failed") from exc
         verdict = _text(reply[0])
         if verdict == "CACHED":
             text = _text(reply[1])
@@ -210,7 +210,7 @@ class ApiKeyAuthenticator:
             pipe.delete(self._keys.api_key_fill(key_hash))
             pipe.execute()
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "API-key cache not filled") from exc
         self._remember(key_hash, record.id)
         return record
 

@@ -99,7 +99,7 @@ class SourceThrottle:
         try:
             count, ttl = self._count(keys=[self._keys.auth_failures(name)], args=[WINDOW_SECONDS])
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "failure counter not updated") from exc
         if int(count) <= self.limit:
             return UnauthorizedError(message)
         self._blocked_until[name] = now + int(ttl)

@@ -78,7 +78,9 @@ def dependency_message(exc: Exception, ctx: Context) -> str | None:
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
     if isinstance(exc, DependencyError):
-        reason = str(exc).removeprefix(f"{exc.dependency}: ")
+        # The operator's terminal shows the driver's own first line; logs never do.
+        cause = exc.__cause__
+        reason = _first_line(cause) if cause is not None else exc.message
         if exc.dependency == "postgres":
             target = safe_url(ctx.settings.database_url)
             return f"postgres: cannot connect to {target}: {reason}"

@@ -48,7 +48,7 @@ class Database:
                     options="-c timezone=UTC",
                 )
             except psycopg2.OperationalError as exc:
-                raise DependencyError("postgres", _first_line(exc)) from exc
+                raise DependencyError("postgres", "cannot connect") from exc
         return self._conn
 
     @contextmanager
@@ -65,7 +65,7 @@ class Database:
                 conn.commit()
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 self._discard()
-                raise DependencyError("postgres", _first_line(exc)) from exc
+                raise DependencyError("postgres", "statement failed") from exc
             except BaseException:
                 if not conn.closed:
                     conn.rollback()
@@ -87,7 +87,7 @@ class Database:
                     yield cur
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 self._discard()
-                raise DependencyError("postgres", _first_line(exc)) from exc
+                raise DependencyError("postgres", "statement failed") from exc
 
     def _discard(self) -> None:
         if self._conn is not None:
@@ -98,8 +98,3 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._discard()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -150,7 +150,7 @@ class HealthStore:
         try:
             replies = pipe.execute()
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "provider health not read") from exc
         health: dict[str, ProviderHealth] = {}
         for index, name in enumerate(ordered):
             is_open, (rate, latency) = replies[2 * index], replies[2 * index + 1]
@@ -186,7 +186,7 @@ class HealthStore:
         try:
             opened = self._script(keys=keys, args=args)
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "provider health not recorded") from exc
         return [names[int(i) - 1] for i in opened]
 
 

@@ -184,7 +184,7 @@ class IngressGate:
                 ex=self._settings.idempotency_ttl_seconds,
             )
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "idempotent response not stored") from exc
 
     # -- internals -------------------------------------------------------------------
 
@@ -225,7 +225,7 @@ class IngressGate:
         try:
             return script(keys=keys, args=args)
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "admission script failed") from exc
 
 
 def _text(value: Any) -> str:

@@ -35,5 +35,5 @@ class SqsOutboundQueue:
                 },
             )
         except (BotoCoreError, ClientError) as exc:
-            raise DependencyError("sqs", f"{type(exc).__name__}: {exc}") from exc
+            raise DependencyError("sqs", "message not enqueued") from exc
         return str(response["MessageId"])

@@ -70,7 +70,7 @@ def publish_registry(client: redis.Redis, keys: Keys, providers: list[ProviderIn
         pipe.hset(keys.providers, mapping=cast(Any, mapping))
         pipe.execute()
     except redis.RedisError as exc:
-        raise DependencyError("redis", str(exc)) from exc
+        raise DependencyError("redis", "registry not published") from exc
 
 
 def read_registry(client: redis.Redis, keys: Keys) -> dict[str, ProviderInfo] | None:
@@ -78,7 +78,7 @@ def read_registry(client: redis.Redis, keys: Keys) -> dict[str, ProviderInfo] | 
     try:
         raw = client.hgetall(keys.providers)
     except redis.RedisError as exc:
-        raise DependencyError("redis", str(exc)) from exc
+        raise DependencyError("redis", "registry not read") from exc
     if not raw:
         return None
     entries = {_text(k): v for k, v in raw.items()}

@@ -116,7 +116,7 @@ class StatusService:
         try:
             raw = self._redis.get(self._keys.accepted(tracking_id))
         except redis.RedisError as exc:
-            raise DependencyError("redis", str(exc)) from exc
+            raise DependencyError("redis", "accepted marker not read") from exc
         if raw is None:
             return None
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
