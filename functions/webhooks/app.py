@@ -28,7 +28,7 @@ from smsgw.api.chalice_edge import (
 from smsgw.api.errors import HttpResponse, not_found
 from smsgw.bootstrap import Lazy
 from smsgw.errors import PayloadTooLargeError
-from smsgw.observability import flush_metrics, logger
+from smsgw.observability import invocation
 from smsgw.sqs.consumer import consume
 
 if TYPE_CHECKING:
@@ -110,11 +110,8 @@ def deliver_callbacks(event: SQSEvent) -> dict[str, Any]:
 def relay_callbacks(event: CloudWatchEvent) -> dict[str, int]:
     """Sends outbox rows nobody relayed (an SQS outage, a crash after the commit), so
     a callback never waits for the next message or receipt to go out."""
-    logger.clear_state()
-    try:
+    with invocation():
         return {"relayed": root.get().relay.sweep()}
-    finally:
-        flush_metrics()
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -122,11 +119,8 @@ def housekeeping(event: CloudWatchEvent) -> dict[str, int]:
     """Resolves messages that would wait for ever (sent without a receipt past the
     provider's window, sending past the retry window) and purges what is kept no
     longer (old callbacks, receipts, message text)."""
-    logger.clear_state()
-    try:
+    with invocation():
         return root.get().housekeeping.run()
-    finally:
-        flush_metrics()
 
 
 @app.route("/{proxy+}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], content_types=["*/*"])

@@ -91,6 +91,12 @@ class ServiceUnavailableError(GatewayError):
         self.retry_after = retry_after
 
 
+class InvocationFailed(Exception):
+    """Raised out of a Lambda handler in place of an unexpected exception, which is
+    logged safely first: the runtime logs the text of whatever escapes a handler, and
+    this one's text is only the original's type name."""
+
+
 class DependencyError(Exception):
     """Raised by adapters when their backing service fails (connection, timeout).
 

@@ -1,6 +1,7 @@
 """Chalice glue shared by the API functions: responses in the contract's format,
 including for the errors Chalice raises itself (unknown route, wrong method) and for
-anything unexpected (500 without a stack trace)."""
+anything unexpected (500 without a stack trace). An unexpected exception is logged by
+type and stack frames only: its text may quote a number, text or key."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from smsgw.api.errors import HttpResponse, error_response, from_error, internal_error
 from smsgw.errors import GatewayError
-from smsgw.observability import flush_metrics, logger
+from smsgw.observability import SafeExceptionFilter, flush_metrics, log_exception, logger
 
 if TYPE_CHECKING:
     from chalice.app import Response
@@ -39,8 +40,8 @@ def answer(call: Callable[[], HttpResponse]) -> Response:
         response = call()
     except GatewayError as exc:
         return to_chalice(exc)
-    except Exception:  # noqa: BLE001 - logged here, answered without internals
-        logger.exception("unhandled error")
+    except Exception as exc:  # noqa: BLE001 - logged here, answered without internals
+        log_exception("unhandled error", exc)
         return to_chalice(internal_error())
     finally:
         flush_metrics()
@@ -49,14 +50,16 @@ def answer(call: Callable[[], HttpResponse]) -> Response:
 
 def install_error_handling(app: Any) -> None:
     """Register an HTTP middleware that rewrites Chalice's own error bodies and
-    turns unexpected exceptions into INTERNAL_ERROR."""
+    turns unexpected exceptions into INTERNAL_ERROR, and keep exception text out of
+    Chalice's own log (it logs a view's exception with its traceback)."""
+    app.log.addFilter(SafeExceptionFilter(inline=True))
 
     @app.middleware("http")  # type: ignore[untyped-decorator]
     def contract_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
         try:
             response = get_response(event)
-        except Exception:  # noqa: BLE001 - the contract promises no stack traces
-            logger.exception("unhandled error")
+        except Exception as exc:  # noqa: BLE001 - the contract promises no stack traces
+            log_exception("unhandled error", exc)
             return to_chalice(internal_error())
         return _rewrite_framework_error(response)
 

@@ -31,7 +31,7 @@ from smsgw.callbacks.target import (
     system_resolver,
 )
 from smsgw.config import Settings
-from smsgw.observability import MetricUnit, logger, metrics
+from smsgw.observability import MetricUnit, error_fields, log_exception, logger, metrics
 from smsgw.sqs.backoff import retry_delay_seconds
 from smsgw.sqs.batch import BatchResult
 from smsgw.sqs.records import Received, decode_batch
@@ -82,7 +82,7 @@ class CallbackDelivery:
         try:
             known = self._store.lookup([(_event_id(j), j.message.client_id) for j in jobs])
         except Exception as exc:  # noqa: BLE001 - nothing sent: all come back later
-            logger.error("callback lookup failed", extra={"error_type": type(exc).__name__})
+            logger.error("callback lookup failed", extra=error_fields(exc))
             for job in jobs:
                 batch.fail(job, self._delay(job))
             return
@@ -106,9 +106,7 @@ class CallbackDelivery:
         try:
             self._store.record(results)
         except Exception as exc:  # noqa: BLE001 - the POSTs happened; SQS still decides
-            logger.warning(
-                "callback outcomes not recorded", extra={"error_type": type(exc).__name__}
-            )
+            logger.warning("callback outcomes not recorded", extra=error_fields(exc))
 
     def _attempt(self, job: Job, secret: str) -> AttemptResult:
         event_id = _event_id(job)
@@ -133,7 +131,7 @@ class CallbackDelivery:
         except CallbackUnreachable as exc:
             return AttemptResult(event_id, "retry", error=exc.reason)
         except Exception as exc:  # noqa: BLE001 - a bug costs this callback a retry
-            logger.exception("callback attempt crashed", extra={"event_id": event_id})
+            log_exception("callback attempt crashed", exc, event_id=event_id)
             return AttemptResult(event_id, "retry", error=type(exc).__name__)
         if 200 <= status < 300:
             return AttemptResult(event_id, "delivered", status)

@@ -13,7 +13,7 @@ import redis
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.errors import DependencyError
-from smsgw.observability import logger
+from smsgw.observability import error_fields, logger
 from smsgw.providers.base import SmsProvider
 from smsgw.providers.registry import (
     ProviderInfo,
@@ -49,7 +49,7 @@ class RegistryView:
             registry = read_registry(self._client, self._keys)
         except DependencyError as exc:
             redis_up = False
-            logger.warning("redis unavailable; degraded dispatch", extra={"error": str(exc)})
+            logger.warning("redis unavailable; degraded dispatch", extra=error_fields(exc))
         if registry is None:
             registry = self._from_postgres(publish=redis_up)
         self._current = registry
@@ -67,7 +67,7 @@ class RegistryView:
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
                 logger.error(
                     "provider cannot be built; skipped",
-                    extra={"provider": name, "kind": info.kind, "error": str(exc)},
+                    extra={"provider": name, "kind": info.kind, **error_fields(exc)},
                 )
         return built
 
@@ -75,11 +75,11 @@ class RegistryView:
         try:
             providers = load_providers(self._db)
         except Exception as exc:  # noqa: BLE001 - the claim will report PostgreSQL down
-            logger.error("provider registry unreadable", extra={"error": str(exc)})
+            logger.error("provider registry unreadable", extra=error_fields(exc))
             return {}
         if publish:
             try:
                 publish_registry(self._client, self._keys, providers)
             except DependencyError as exc:
-                logger.warning("registry not republished", extra={"error": str(exc)})
+                logger.warning("registry not republished", extra=error_fields(exc))
         return {p.name: p for p in providers}

@@ -16,7 +16,7 @@ from typing import Final, Literal
 from smsgw.dispatch.circuit import ProviderCall
 from smsgw.dispatch.repository import AttemptRecord
 from smsgw.domain.message import QueueMessage
-from smsgw.observability import logger
+from smsgw.observability import log_exception, logger
 from smsgw.providers.base import OutboundSms, ProviderError, SendResult, SmsProvider
 
 SendKind = Literal["sent", "permanent", "transient", "no_route"]
@@ -100,7 +100,7 @@ def send_with_failover(
                 break
             continue
         except Exception as exc:  # noqa: BLE001 - an adapter bug must not lose the batch
-            logger.exception("provider adapter raised unexpectedly", extra={"provider": name})
+            log_exception("provider adapter raised unexpectedly", exc, provider=name)
             error = ProviderError(name, "PROVIDER_ERROR", type(exc).__name__, transient=True)
             _note(report, name, error, attempted_at)
             continue

@@ -34,7 +34,7 @@ from smsgw.dispatch.triage import Verdict, held_outcome, resume_route, triage
 from smsgw.domain.phone import mask_phone
 from smsgw.domain.status import MessageStatus
 from smsgw.errors import DependencyError
-from smsgw.observability import MetricUnit, logger, metrics
+from smsgw.observability import MetricUnit, error_fields, log_exception, logger, metrics
 from smsgw.providers.base import ProviderError, SmsProvider
 from smsgw.providers.registry import ProviderInfo
 from smsgw.sqs.backoff import retry_delay_seconds
@@ -96,7 +96,7 @@ class DispatchService:
                 routes,
             )
         except Exception as exc:  # noqa: BLE001 - nothing sent yet: every record comes back
-            logger.error("claim failed; whole batch left in the queue", extra=_error(exc))
+            logger.error("claim failed; whole batch left in the queue", extra=error_fields(exc))
             batch.failures.extend(r.message_id for r in queued)
             return
         claimed = [r for r in queued if self._triage(r, claims.get(r.message.tracking_id), batch)]
@@ -262,7 +262,7 @@ class DispatchService:
                     before_call=recorder(message.tracking_id, route[0] if route else None),
                 )
             except Exception as exc:  # noqa: BLE001 - a bug costs one message a retry
-                logger.exception("send task failed")
+                log_exception("send task failed", exc)
                 error = ProviderError(
                     "dispatch", "DISPATCH_ERROR", type(exc).__name__, transient=True
                 )
@@ -281,7 +281,7 @@ class DispatchService:
                 return self._repo.record_outcomes(outcomes)
             except Exception as exc:  # noqa: BLE001 - retried, then the records come back
                 logger.warning(
-                    "recording outcomes failed", extra={"attempt": attempt, **_error(exc)}
+                    "recording outcomes failed", extra={"attempt": attempt, **error_fields(exc)}
                 )
                 if attempt < RECORD_TRIES:
                     time.sleep(0.05 * 2**attempt)
@@ -309,7 +309,7 @@ class DispatchService:
             return self._health.snapshot(registry)
         except DependencyError as exc:
             logger.warning(
-                "provider health unavailable; circuits taken as closed", extra={"error": str(exc)}
+                "provider health unavailable; circuits taken as closed", extra=error_fields(exc)
             )
             return {}
 
@@ -317,17 +317,11 @@ class DispatchService:
         try:
             opened = self._health.record(calls)
         except DependencyError as exc:
-            logger.warning("provider health not recorded", extra={"error": str(exc)})
+            logger.warning("provider health not recorded", extra=error_fields(exc))
             return
         for name in opened:
             logger.warning("circuit opened", extra={"provider": name})
             metrics.add_metric("CircuitOpened", MetricUnit.Count, 1)
-
-
-def _error(exc: BaseException) -> dict[str, str]:
-    """Type and first line only: PostgreSQL's DETAIL/CONTEXT lines may quote data."""
-    lines = str(exc).strip().splitlines()
-    return {"error_type": type(exc).__name__, "error": lines[0][:300] if lines else ""}
 
 
 def _drops_repeats(adapter: SmsProvider | None) -> bool:

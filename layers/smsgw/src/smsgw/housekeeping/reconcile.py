@@ -33,7 +33,7 @@ from smsgw.db.connection import Database
 from smsgw.db.status_sql import FINAL_SQL
 from smsgw.domain.status import MessageStatus
 from smsgw.housekeeping.windows import ReceiptWindow, ReceiptWindows, receipt_windows
-from smsgw.observability import logger
+from smsgw.observability import error_fields, logger
 from smsgw.providers.base import SmsProvider
 from smsgw.providers.factory import PROVIDER_CLASSES, ProviderClass
 from smsgw.providers.registry import ProviderInfo
@@ -244,7 +244,8 @@ class Reconciler:
         except ValueError as exc:
             logger.error(
                 "provider misconfigured; status lookups skipped",
-                extra={"provider": window.provider, "error": str(exc)},
+                # A config error's text may quote the row's values (a token): type only.
+                extra={"provider": window.provider, **error_fields(exc)},
             )
             result.lookup_failures = len(candidates)
             return result

@@ -27,7 +27,7 @@ from smsgw.housekeeping.retention import (
     Retention,
 )
 from smsgw.housekeeping.windows import stuck_sending_after
-from smsgw.observability import MetricUnit, logger, metrics
+from smsgw.observability import MetricUnit, error_fields, logger, metrics
 
 BATCH_SIZE: Final = 500
 MAX_ROUNDS: Final = 10
@@ -105,16 +105,8 @@ class HousekeepingService:
             try:
                 work()
             except Exception as exc:  # noqa: BLE001 - the other steps still run
-                # Type and first line only: PostgreSQL's DETAIL lines may quote data.
-                lines = str(exc).strip().splitlines()
-                logger.error(
-                    "housekeeping step failed",
-                    extra={
-                        "step": name,
-                        "error_type": type(exc).__name__,
-                        "error": lines[0][:300] if lines else "",
-                    },
-                )
+                # Type only: even PostgreSQL's first line quotes values.
+                logger.error("housekeeping step failed", extra={"step": name, **error_fields(exc)})
                 failed.append(name)
 
         step("receipts", partial(self._resolve_sent, report, deadline))

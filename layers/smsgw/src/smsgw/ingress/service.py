@@ -32,7 +32,7 @@ from smsgw.errors import (
 )
 from smsgw.ingress.gate import IngressGate, StoredResponse
 from smsgw.ingress.queue import OutboundQueue
-from smsgw.observability import MetricUnit, logger, metrics
+from smsgw.observability import MetricUnit, error_fields, logger, metrics
 
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_:.\-]{1,255}")
@@ -66,7 +66,9 @@ class IngressService:
         try:
             return self._accept(api_key, idempotency_key, raw_body, source)
         except DependencyError as exc:
-            logger.error("dependency unavailable", extra={"dependency": exc.dependency})
+            logger.error(
+                "dependency unavailable", extra={"dependency": exc.dependency, **error_fields(exc)}
+            )
             metrics.add_metric(name="DependencyFailures", unit=MetricUnit.Count, value=1)
             raise ServiceUnavailableError(
                 "the service is temporarily unavailable; retry later",

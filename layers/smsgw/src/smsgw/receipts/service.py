@@ -22,7 +22,7 @@ from smsgw.errors import (
     ServiceUnavailableError,
     UnauthorizedError,
 )
-from smsgw.observability import MetricUnit, logger, metrics
+from smsgw.observability import MetricUnit, error_fields, logger, metrics
 from smsgw.providers.base import (
     MalformedReceiptError,
     ReceiptError,
@@ -78,7 +78,7 @@ class ReceiptService:
         try:
             result = self._repo.apply(provider, receipt)
         except DependencyError as exc:
-            logger.error("receipt not recorded", extra={"provider": provider, "error": str(exc)})
+            logger.error("receipt not recorded", extra={"provider": provider, **error_fields(exc)})
             raise ServiceUnavailableError("receipt not recorded; retry later") from exc
         # Committed; the callback rides along now or with a later relay.
         self._relay.relay(result.callbacks)
@@ -98,7 +98,8 @@ class ReceiptService:
         try:
             return self._factory(info, self._settings)
         except ValueError as exc:  # UnknownProviderKind included
-            logger.error("provider misconfigured", extra={"provider": name, "error": str(exc)})
+            # A config error's text may quote the row's values (a token): type only.
+            logger.error("provider misconfigured", extra={"provider": name, **error_fields(exc)})
             # Retryable for the provider: the receipt is good once the row is fixed.
             raise ServiceUnavailableError("provider misconfigured; retry later") from exc
 
