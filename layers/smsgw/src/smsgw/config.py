@@ -65,6 +65,12 @@ class Settings(BaseModel):
     redis_connect_timeout: float = Field(0.5, gt=0)
     redis_socket_timeout: float = Field(1.0, gt=0)
     database_connect_timeout: int = Field(3, ge=1)
+    # The timeout of the Lambda function running this code (set per function by the
+    # deployment, equal to its Timeout). Every dependency wait is derived from it
+    # (smsgw.budget), so that a stalled dependency gets our 503 or a retried record in
+    # time, never a function killed mid-request. 30 s, the longest function's, for
+    # the tools and tests.
+    function_timeout_seconds: float = Field(30.0, gt=0, le=900)
 
     api_key_cache_seconds: int = Field(60, ge=1)
     # PostgreSQL lookups a second, across every execution environment, for API keys
@@ -168,6 +174,7 @@ ENV_NAMES: dict[str, str] = {
     "redis_connect_timeout": "REDIS_CONNECT_TIMEOUT",
     "redis_socket_timeout": "REDIS_SOCKET_TIMEOUT",
     "database_connect_timeout": "DATABASE_CONNECT_TIMEOUT",
+    "function_timeout_seconds": "FUNCTION_TIMEOUT_SECONDS",
     "api_key_cache_seconds": "API_KEY_CACHE_SECONDS",
     "unknown_key_lookups_per_second": "UNKNOWN_KEY_LOOKUPS_PER_SECOND",
     "unauthenticated_requests_per_minute": "UNAUTHENTICATED_REQUESTS_PER_MINUTE",
