@@ -20,16 +20,19 @@ def aws_client(
     *,
     max_attempts: int = 2,
     timeout: float = 5.0,
+    connect_timeout: float | None = None,
     endpoint_url: str | None = None,
     credentials: tuple[str, str] | None = None,
 ) -> Any:
     """A shared client per (service, region, retry, timeout and endpoint settings).
 
     ``max_attempts`` counts the first try: provider adapters pass 1, since failover
-    and retries belong to dispatch, not to botocore. ``endpoint_url`` and
+    and retries belong to dispatch, not to botocore. ``timeout`` is the read timeout;
+    ``connect_timeout`` defaults to it, at most 2 s. ``endpoint_url`` and
     ``credentials`` (key id, secret) are for tools pointed at LocalStack; functions
     leave them to boto3's own configuration."""
-    key = (service, region, max_attempts, timeout, endpoint_url, credentials)
+    connect = min(2.0, timeout) if connect_timeout is None else connect_timeout
+    key = (service, region, max_attempts, timeout, connect, endpoint_url, credentials)
     client = _clients.get(key)
     if client is None:
         with _lock:
@@ -49,9 +52,9 @@ def aws_client(
                     region_name=region,
                     endpoint_url=endpoint_url,
                     config=Config(
-                        connect_timeout=min(2.0, timeout),
+                        connect_timeout=connect,
                         read_timeout=timeout,
-                        retries={"max_attempts": max_attempts, "mode": "standard"},
+                        retries={"total_max_attempts": max_attempts, "mode": "standard"},
                         max_pool_connections=20,
                     ),
                     **extra,
