@@ -105,3 +105,49 @@ def test_settings_read_the_function_timeout_and_budget_from_it() -> None:
     assert budget_for(Settings()).function_seconds == 30.0
     with pytest.raises(ValueError, match="function_timeout_seconds"):
         Settings.from_env({"FUNCTION_TIMEOUT_SECONDS": "0"})
+
+
+# --- every client takes its timeouts from the budget (nothing connects here) ---------
+
+
+@pytest.fixture
+def api_settings() -> Settings:
+    """A 10 s function (ingress, webhooks) with the default configured timeouts."""
+    return Settings(function_timeout_seconds=10, provider_timeout_seconds=5.0)
+
+
+def test_redis_client_timeouts_come_from_the_budget(api_settings: Settings) -> None:
+    from smsgw.redis_store import connect_redis
+
+    budget = budget_for(api_settings)
+    client = connect_redis(api_settings)
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs["socket_connect_timeout"] == budget.redis_connect < 0.5
+    assert kwargs["socket_timeout"] == budget.redis_read < 1.0
+
+
+def test_sqs_client_timeouts_and_retries_come_from_the_budget(api_settings: Settings) -> None:
+    from smsgw.aws import reset_clients
+    from smsgw.bootstrap.resources import Resources
+
+    reset_clients()
+    budget = budget_for(api_settings)
+    config = Resources(api_settings).sqs().meta.config
+    assert config.read_timeout == budget.aws_read
+    assert config.connect_timeout == budget.aws_connect
+    assert config.retries["total_max_attempts"] == budget.aws_attempts
+    reset_clients()
+
+
+def test_provider_and_callback_timeouts_come_from_the_budget(api_settings: Settings) -> None:
+    from smsgw.callbacks.delivery import CallbackDelivery
+    from smsgw.providers.simulator import SimulatorProvider
+    from smsgw.providers.sns import SnsProvider
+
+    budget = budget_for(api_settings)
+    assert budget.provider < api_settings.provider_timeout_seconds
+    simulator = SimulatorProvider.from_settings("alpha", {"url": "http://sim"}, api_settings)
+    assert simulator.timeout.total == budget.provider
+    assert SnsProvider.from_settings("sns", {}, api_settings).timeout == budget.provider
+    delivery = CallbackDelivery(api_settings, store=None, sqs_client=lambda: None)  # type: ignore[arg-type]
+    assert delivery._poster._timeout.total == budget.callback

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import redis
 
+from smsgw.budget import budget_for
 from smsgw.config import Settings
 
 
 def connect_redis(settings: Settings) -> redis.Redis:
-    """A client with short timeouts (no connection is opened until first use)."""
+    """A client with short timeouts, the configured ones or the function's budget
+    (smsgw.budget) if shorter (no connection is opened until first use)."""
+    budget = budget_for(settings)
     return redis.Redis.from_url(
         settings.redis_url,
-        socket_connect_timeout=settings.redis_connect_timeout,
-        socket_timeout=settings.redis_socket_timeout,
+        socket_connect_timeout=budget.redis_connect,
+        socket_timeout=budget.redis_read,
         retry_on_timeout=False,
         decode_responses=False,
         health_check_interval=30,

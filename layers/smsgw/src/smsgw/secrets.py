@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from smsgw.aws import aws_client
+from smsgw.budget import budget_for
 from smsgw.config import Settings
 
 
@@ -73,7 +74,15 @@ def _database_url(secret: dict[str, Any]) -> str:
 
 
 def _read(settings: Settings, arn: str) -> dict[str, Any]:
-    raw = aws_client("secretsmanager", settings.aws_region).get_secret_value(SecretId=arn)
+    budget = budget_for(settings)
+    client = aws_client(
+        "secretsmanager",
+        settings.aws_region,
+        max_attempts=budget.aws_attempts,
+        timeout=budget.aws_read,
+        connect_timeout=budget.aws_connect,
+    )
+    raw = client.get_secret_value(SecretId=arn)
     value = json.loads(raw["SecretString"])
     if not isinstance(value, dict):
         raise ValueError(f"secret {arn} must hold a JSON object")

@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from smsgw.aws import aws_client
+from smsgw.budget import budget_for
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.redis_store import Keys, connect_redis
@@ -57,10 +58,18 @@ class Resources:
         return Keys(self.settings.redis_prefix)
 
     def sqs(self) -> Any:
-        """The SQS client (boto3 is imported at the first call, not before)."""
+        """The SQS client (boto3 is imported at the first call, not before), its
+        timeouts and retries from the function's budget."""
         if self._sqs is not None:
             return self._sqs()
-        return aws_client("sqs", self.settings.aws_region)
+        budget = budget_for(self.settings)
+        return aws_client(
+            "sqs",
+            self.settings.aws_region,
+            max_attempts=budget.aws_attempts,
+            timeout=budget.aws_read,
+            connect_timeout=budget.aws_connect,
+        )
 
     def close(self) -> None:
         """Close what was opened (tools and tests; a Lambda environment never does)."""

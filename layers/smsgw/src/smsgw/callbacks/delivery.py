@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
+from smsgw.budget import budget_for
 from smsgw.callbacks.http import CallbackPoster
 from smsgw.callbacks.message import CallbackMessage
 from smsgw.callbacks.signing import SIGNATURE_HEADER, signature_header
@@ -64,7 +65,7 @@ class CallbackDelivery:
         self._settings = settings
         self._store = store
         self._sqs = sqs_client
-        self._poster = poster or CallbackPoster(settings.callback_timeout_seconds)
+        self._poster = poster or CallbackPoster(budget_for(settings).callback)
         self._resolver = resolver
         self._clock = clock
         self._max_workers = max_workers

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Final
 
+from smsgw.budget import budget_for
 from smsgw.callbacks.outbox import OutboxRelay
 from smsgw.config import Settings
 from smsgw.dispatch.circuit import HealthStore, ProviderCall, ProviderHealth
@@ -225,7 +226,8 @@ class DispatchService:
             {n for r in records for n in routes[r.message.tracking_id]}
         )
         deadline = started + self._send_budget
-        budget = self._settings.provider_timeout_seconds
+        # What each adapter's call may take (the function's budget, smsgw.budget).
+        budget = budget_for(self._settings).provider
         repository = self._repo
 
         def recorder(tracking_id: str, first: str | None) -> Callable[[str], None]:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import urllib3
 from urllib3 import exceptions as http_errors
 
+from smsgw.budget import budget_for
 from smsgw.providers.base import CodeMapping, OutboundSms, ProviderError, Receipt, SmsProvider
 from smsgw.providers.simulator_receipts import parse_simulator_receipt, resolve_webhook_secret
 
@@ -125,7 +126,7 @@ class SimulatorProvider(SmsProvider):
 
     @classmethod
     def from_settings(cls, name: str, config: Mapping[str, Any], settings: Settings) -> Self:
-        return cls(name, config, settings.provider_timeout_seconds, settings.credentials)
+        return cls(name, config, budget_for(settings).provider, settings.credentials)
 
     def _send(self, sms: OutboundSms) -> tuple[str, str | None]:
         # reference = tracking_id: the provider drops a repeat and answers with the first

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from smsgw.aws import aws_client
+from smsgw.budget import budget_for
 from smsgw.domain.phone import is_e164_shape
 from smsgw.providers.base import CodeMapping, OutboundSms, ProviderError, SmsProvider
 
@@ -90,7 +91,7 @@ class SnsProvider(SmsProvider):
 
     @classmethod
     def from_settings(cls, name: str, config: Mapping[str, Any], settings: Settings) -> Self:
-        return cls(name, config, settings.aws_region, settings.provider_timeout_seconds)
+        return cls(name, config, settings.aws_region, budget_for(settings).provider)
 
     def publish_params(self, sms: OutboundSms) -> dict[str, Any]:
         """The keyword arguments of ``sns.publish`` for one message."""
