@@ -6,9 +6,10 @@ queues and their DLQs, redrive target and maxReceiveCount, visibility timeouts a
 retention; functions (by artifact and handler), names, timeouts, memory, runtime,
 architecture; SQS event sources (queue -> function, batch size, batching window,
 function response types, maximum concurrency); environment variable names per function
-and the values of the settings among them; API routes; schedules; the errors API
-Gateway answers itself (gateway responses: types, statuses, headers, bodies), which
-both must give in the contract's error format.
+and the values of the settings among them (and each function's FUNCTION_TIMEOUT_SECONDS
+against its own timeout); API routes; schedules; the errors API Gateway answers itself
+(gateway responses: types, statuses, headers, bodies), which both must give in the
+contract's error format.
 
 Known, intended differences are the AWS-only secret ARNs (Terraform's
 local.secret_environment), which the local stack does not need.
@@ -196,6 +197,19 @@ def test_gateway_responses_speak_the_contract(
     assert responses["THROTTLED"].body["error_code"] == "RATE_LIMITED"
     for kind in ("THROTTLED", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT"):
         assert responses[kind].headers.get("Retry-After"), kind
+
+
+def test_functions_know_their_own_timeout(tf: Deployment, sam: Deployment) -> None:
+    # Every dependency wait is derived from FUNCTION_TIMEOUT_SECONDS (smsgw/budget.py):
+    # it must be the function's own Timeout, in each deployment, for every function.
+    for deployment in (tf, sam):
+        assert deployment.functions, deployment.source
+        for function in deployment.functions.values():
+            value = function.env.get("FUNCTION_TIMEOUT_SECONDS")
+            assert same_number(value, function.timeout), (
+                f"{deployment.source}: {function.name} FUNCTION_TIMEOUT_SECONDS={value}, "
+                f"Timeout={function.timeout}"
+            )
 
 
 @pytest.mark.parametrize(

@@ -56,14 +56,19 @@ locals {
       LOG_LEVEL                    = var.log_level
       POWERTOOLS_LOG_LEVEL         = var.log_level
     }
+    # FUNCTION_TIMEOUT_SECONDS: each function's own timeout, from which every
+    # dependency wait is derived (smsgw/budget.py).
     ingress = {
-      POWERTOOLS_SERVICE_NAME = "ingress"
+      POWERTOOLS_SERVICE_NAME  = "ingress"
+      FUNCTION_TIMEOUT_SECONDS = tostring(var.functions["ingress"].timeout)
     }
     webhooks = {
-      POWERTOOLS_SERVICE_NAME = "webhooks"
+      POWERTOOLS_SERVICE_NAME  = "webhooks"
+      FUNCTION_TIMEOUT_SECONDS = tostring(var.functions["webhooks"].timeout)
     }
     dispatch = {
-      POWERTOOLS_SERVICE_NAME = "dispatch"
+      POWERTOOLS_SERVICE_NAME  = "dispatch"
+      FUNCTION_TIMEOUT_SECONDS = tostring(var.functions["dispatch"].timeout)
       # Read at import by Chalice's @app.on_sqs_message decorator.
       OUTBOUND_QUEUE_NAME       = module.outbound.name
       MAX_RECEIVE_COUNT         = tostring(var.outbound_queue.max_receive_count)
@@ -75,7 +80,8 @@ locals {
       CIRCUIT_OPEN_SECONDS      = tostring(var.dispatch.circuit_open_seconds)
     }
     callbacks = {
-      POWERTOOLS_SERVICE_NAME = "callbacks"
+      POWERTOOLS_SERVICE_NAME  = "callbacks"
+      FUNCTION_TIMEOUT_SECONDS = tostring(var.functions["callbacks"].timeout)
       # Read at import by Chalice's @app.on_sqs_message decorator.
       CALLBACKS_QUEUE_NAME        = module.callbacks.name
       CALLBACK_MAX_RECEIVE_COUNT  = tostring(var.callbacks_queue.max_receive_count)
@@ -85,10 +91,12 @@ locals {
     }
     relay = {
       POWERTOOLS_SERVICE_NAME      = "relay"
+      FUNCTION_TIMEOUT_SECONDS     = tostring(var.functions["relay"].timeout)
       CALLBACK_RELAY_LEASE_SECONDS = tostring(var.callbacks.relay_lease_seconds)
     }
     housekeeping = {
-      POWERTOOLS_SERVICE_NAME = "housekeeping"
+      POWERTOOLS_SERVICE_NAME  = "housekeeping"
+      FUNCTION_TIMEOUT_SECONDS = tostring(var.functions["housekeeping"].timeout)
       # Dispatch's retry settings: a message still sending after the whole retry window
       # has no SQS record left.
       MAX_RECEIVE_COUNT              = tostring(var.outbound_queue.max_receive_count)
