@@ -151,6 +151,26 @@ def test_exc_info_passed_anyway_is_stripped_by_the_handler(
         assert line["error_type"] == "test_safe_logging.QuotingError"
 
 
+def test_a_record_propagated_to_the_root_logger_holds_no_exception_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Lambda's runtime has a handler on the root logger; our records reach it too
+    root_handler = logging.StreamHandler(sys.stdout)
+    root_handler.setFormatter(logging.Formatter("ROOT %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(root_handler)
+    try:
+        try:
+            _inner()
+        except QuotingError:
+            logger.exception("a careless call")
+    finally:
+        logging.getLogger().removeHandler(root_handler)
+    out = capsys.readouterr().out
+    assert "ROOT ERROR a careless call" in out
+    assert SECRET_TEXT not in out
+    assert "Traceback" not in out
+
+
 def test_inline_filter_keeps_a_plain_text_logger_free_of_the_text(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

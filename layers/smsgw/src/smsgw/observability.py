@@ -10,8 +10,8 @@ number, message text or a key (PostgreSQL quotes values, botocore quotes request
 parameters). ``log_exception`` logs the type and a stack of ``file:line in function``
 frames; ``error_fields`` gives the fields for a line about a handled error. Powertools
 would add the exception's text (``exception``) to any line logged with ``exc_info``, so
-the handler strips it from every record whatever the caller passed, and so does the
-filter the edge puts on Chalice's own logger.
+the logger and its handler strip it from every record whatever the caller passed, and
+so does the filter the edge puts on Chalice's own logger.
 """
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ class _CurrentStdoutHandler(logging.StreamHandler[TextIO]):
 _handler = _CurrentStdoutHandler()
 _handler.addFilter(SafeExceptionFilter())
 logger = Logger(use_rfc3339=True, logger_handler=_handler)
+# On the logger too: its records also propagate to the root logger, whose handler (the
+# Lambda runtime's) would format an exception with its text.
+logger.addFilter(SafeExceptionFilter())
 metrics = Metrics(namespace=NAMESPACE)
 
 
