@@ -160,7 +160,7 @@ def test_takeover_after_a_lost_store_queues_the_same_tracking_id(
     assert quota_used(redis_client, keys, client.client.id) == 1
 
 
-def test_failed_enqueue_after_a_takeover_releases_the_claim(
+def test_failed_enqueue_after_a_takeover_keeps_the_claim(
     settings: Settings, client: Any, queues: Any, redis_client: Any, keys: Any
 ) -> None:
     # Given a pending claim old enough to take over
@@ -180,17 +180,51 @@ def test_failed_enqueue_after_a_takeover_releases_the_claim(
     _age_claim(redis_client, idem, 3600)
 
     # When the retry takes it over but SQS refuses the message
+    real_send = root.queue.send
+
     def down(_: Any) -> str:
         raise DependencyError("sqs", "unreachable")
 
     root.queue.send = down  # type: ignore[method-assign, assignment]
-    reply = Ingress(root).post(sms(), api_key=client.api_key, idempotency_key="died-2")
+    app = Ingress(root)
+    reply = app.post(sms(), api_key=client.api_key, idempotency_key="died-2")
 
-    # Then the claim and its quota are given back: the next retry starts afresh
+    # Then the claim and its quota stay (the first request may have queued the message:
+    # releasing would let a later retry make a second one)
     assert_error(reply, 503, "SERVICE_UNAVAILABLE")
-    assert redis_client.get(idem) is None
-    assert quota_used(redis_client, keys, client.client.id) == 0
+    assert json.loads(redis_client.get(idem))["tid"] == dead_id
+    assert quota_used(redis_client, keys, client.client.id) == 1
     assert queued_tracking_ids(queues) == []
+    # And the next retry takes it over again and queues that same message
+    root.queue.send = real_send  # type: ignore[method-assign]
+    _age_claim(redis_client, idem, 3600)
+    again = app.post(sms(), api_key=client.api_key, idempotency_key="died-2")
+    assert again.status == 202
+    assert again.json["tracking_id"] == dead_id
+    assert queued_tracking_ids(queues) == [dead_id]
+    assert quota_used(redis_client, keys, client.client.id) == 1
+
+
+@pytest.mark.parametrize(("uncertain", "kept"), [(True, True), (False, False)])
+def test_unconfirmed_enqueue_keeps_the_claim_a_refused_one_releases_it(
+    settings: Settings, client: Any, redis: tuple[Any, Any], uncertain: bool, kept: bool
+) -> None:
+    redis_client, keys = redis
+    # Given SQS whose answer is lost (it may hold the message), or that refused it
+    root = IngressRoot(settings)
+
+    def fails(_: Any) -> str:
+        raise DependencyError("sqs", "enqueue unconfirmed", uncertain=uncertain)
+
+    root.queue.send = fails  # type: ignore[method-assign, assignment]
+    reply = Ingress(root).post(sms(), api_key=client.api_key, idempotency_key="lost-1")
+
+    # Then the client is told to retry; the claim and quota stay only when the message
+    # may be queued, so that its retry reuses the tracking id instead of making another
+    assert_error(reply, 503, "SERVICE_UNAVAILABLE")
+    entry = redis_client.get(keys.idempotency(client.client.id, "lost-1"))
+    assert (entry is not None) is kept
+    assert quota_used(redis_client, keys, client.client.id) == (1 if kept else 0)
 
 
 def _fingerprint() -> str:

@@ -81,9 +81,6 @@ class Settings(BaseModel):
     # before its further requests without a valid key get 429 RATE_LIMITED.
     unauthenticated_requests_per_minute: int = Field(20, ge=1)
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
-    # How long a claimed Idempotency-Key stays "in flight" if the request dies without
-    # releasing it. Longer than the ingress function timeout.
-    idempotency_lock_seconds: int = Field(60, ge=5)
     # A pending claim older than this may be taken over by a retry with the same key
     # and body (its first request died or gave up before queueing). At least the
     # ingress function's timeout, so a live first request is rarely overtaken (and
@@ -179,7 +176,6 @@ ENV_NAMES: dict[str, str] = {
     "unknown_key_lookups_per_second": "UNKNOWN_KEY_LOOKUPS_PER_SECOND",
     "unauthenticated_requests_per_minute": "UNAUTHENTICATED_REQUESTS_PER_MINUTE",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
-    "idempotency_lock_seconds": "IDEMPOTENCY_LOCK_SECONDS",
     "idempotency_takeover_seconds": "IDEMPOTENCY_TAKEOVER_SECONDS",
     "accepted_marker_seconds": "ACCEPTED_MARKER_SECONDS",
     "max_receive_count": "MAX_RECEIVE_COUNT",

@@ -111,10 +111,13 @@ class DependencyError(Exception):
     request parameters.
     """
 
-    def __init__(self, dependency: str, message: str) -> None:
+    def __init__(self, dependency: str, message: str, *, uncertain: bool = False) -> None:
         super().__init__(dependency, message)
         self.dependency = dependency
         self.message = message
+        # The call may have taken effect all the same (a read timeout, a 5xx after the
+        # request was sent): a caller must not undo what it would have caused.
+        self.uncertain = uncertain
 
     def __str__(self) -> str:
         text = f"{self.dependency}: {self.message}"

@@ -112,7 +112,7 @@ class IngressGate:
                 json.dumps(providers),
                 segments,
                 QUOTA_KEY_TTL_SECONDS,
-                settings.idempotency_lock_seconds,
+                settings.idempotency_ttl_seconds,
                 accepted_body,
                 settings.accepted_marker_seconds,
                 circuit_head,

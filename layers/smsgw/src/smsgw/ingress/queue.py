@@ -11,7 +11,8 @@ from smsgw.errors import DependencyError
 
 class OutboundQueue(Protocol):
     def send(self, message: QueueMessage) -> str:
-        """Enqueue; return the queue's message id. Raises DependencyError on failure."""
+        """Enqueue; return the queue's message id. Raises DependencyError on failure,
+        with ``uncertain`` set when SQS may have stored the message all the same."""
         ...
 
 
@@ -21,7 +22,12 @@ class SqsOutboundQueue:
         self._sqs = sqs_client
 
     def send(self, message: QueueMessage) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            ReadTimeoutError,
+        )
 
         try:
             response = self._sqs().send_message(
@@ -34,6 +40,13 @@ class SqsOutboundQueue:
                     "tracking_id": {"DataType": "String", "StringValue": message.tracking_id},
                 },
             )
-        except (BotoCoreError, ClientError) as exc:
+        except (ReadTimeoutError, ConnectionClosedError) as exc:
+            # The request was sent; only the answer was lost.
+            raise DependencyError("sqs", "enqueue unconfirmed", uncertain=True) from exc
+        except ClientError as exc:
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            uncertain = status >= 500
+            raise DependencyError("sqs", "message not enqueued", uncertain=uncertain) from exc
+        except BotoCoreError as exc:  # connect errors, credentials: nothing was sent
             raise DependencyError("sqs", "message not enqueued") from exc
         return str(response["MessageId"])

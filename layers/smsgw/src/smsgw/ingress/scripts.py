@@ -14,10 +14,11 @@ KEYS: 1 the API key's cached record, 2 the provider registry, 3 the day's quota
 counter, 4 the accepted-message marker, 5 (only with an Idempotency-Key) its entry.
 ARGV: 1 the client id the caller expects the record to name, 2 the body's
 fingerprint, 3 requested providers (JSON list), 4 segments, 5 quota counter TTL,
-6 idempotency lock TTL, 7 the 202 body (kept as the "queued" view until dispatch
-stores the message), 8 its TTL, 9 and 10 head and tail of a circuit-open key,
-11 the registry's marker field, 12 after how many seconds a pending claim may be
-taken over, 13 this request's tracking id (the message's, unless it takes over).
+6 idempotency entry TTL (a pending claim lives as long as a stored answer), 7 the
+202 body (kept as the "queued" view until dispatch stores the message), 8 its TTL,
+9 and 10 head and tail of a circuit-open key, 11 the registry's marker field, 12 after
+how many seconds a pending claim may be taken over, 13 this request's tracking id (the
+message's, unless it takes over).
 
 A pending Idempotency-Key entry holds the claim's message: ``tid`` (its tracking id),
 ``body`` (its 202 answer), ``at`` (when it was claimed or last taken over) and

@@ -30,13 +30,24 @@ from smsgw.errors import (
     QuotaExceededError,
     ServiceUnavailableError,
 )
-from smsgw.ingress.gate import IngressGate, StoredResponse
+from smsgw.ingress.gate import IngressGate, StoredResponse, TakenOver
 from smsgw.ingress.queue import OutboundQueue
 from smsgw.observability import MetricUnit, error_fields, logger, metrics
 
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_:.\-]{1,255}")
 RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """What an admission counted and claimed, to give back."""
+
+    day: str
+    segments: int
+    idempotency_key: str | None
+    fingerprint: str
+    tracking_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +138,7 @@ class IngressService:
             raise _quota_error(client.daily_quota, admission.quota_used or 0, now, tracking_id)
         request_id = tracking_id
         if admission.takeover is not None:
-            # The same message as the claim's first request: its tracking id, its
-            # acceptance time and its answer; its quota is already counted.
-            metrics.add_metric(name="IdempotentTakeovers", unit=MetricUnit.Count, value=1)
-            logger.warning("pending Idempotency-Key claim taken over")
-            tracking_id = admission.takeover.tracking_id
-            accepted = _accepted_from_body(tracking_id, admission.takeover.body)
-            now = datetime.fromisoformat(json.loads(accepted.body)["created_at"])
+            tracking_id, accepted, now = _taken_over(admission.takeover)
             day = now.strftime("%Y%m%d")
 
         logger.set_correlation_id(tracking_id)
@@ -152,16 +157,18 @@ class IngressService:
         )
         try:
             self._queue.send(message)
-        except DependencyError:
-            self._give_back(
-                client.id,
-                day=day,
-                segments=info.segments,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                tracking_id=tracking_id,
-                owner=request_id,
-            )
+        except DependencyError as exc:
+            # Undo the admission only when the message is surely not queued, and only
+            # an admission of this request's own: a takeover's message may have been
+            # queued by its first request, and an unconfirmed send may have landed. Then
+            # the claim and its quota stay, and a retry with the key takes the claim
+            # over and queues the same tracking id (which dispatch sends once).
+            if admission.takeover is None and not (exc.uncertain and idempotency_key):
+                self._give_back(
+                    client.id,
+                    _Admitted(day, info.segments, idempotency_key, fingerprint, tracking_id),
+                    owner=request_id,
+                )
             raise
 
         if idempotency_key:
@@ -186,25 +193,15 @@ class IngressService:
         )
         return accepted
 
-    def _give_back(
-        self,
-        client_id: str,
-        *,
-        day: str,
-        segments: int,
-        idempotency_key: str | None,
-        fingerprint: str,
-        tracking_id: str,
-        owner: str,
-    ) -> None:
+    def _give_back(self, client_id: str, admitted: _Admitted, *, owner: str) -> None:
         try:
             self._gate.release(
                 client_id,
-                day=day,
-                segments=segments,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                tracking_id=tracking_id,
+                day=admitted.day,
+                segments=admitted.segments,
+                idempotency_key=admitted.idempotency_key,
+                fingerprint=admitted.fingerprint,
+                tracking_id=admitted.tracking_id,
                 owner=owner,
             )
         except DependencyError:
@@ -236,6 +233,16 @@ def _accepted_response(tracking_id: str, request: SendSmsRequest, now: datetime)
     return _accepted_from_body(
         tracking_id, json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     )
+
+
+def _taken_over(takeover: TakenOver) -> tuple[str, Accepted, datetime]:
+    """The same message as the claim's first request: its tracking id, its answer and
+    its acceptance time (its quota is already counted)."""
+    metrics.add_metric(name="IdempotentTakeovers", unit=MetricUnit.Count, value=1)
+    logger.warning("pending Idempotency-Key claim taken over")
+    accepted = _accepted_from_body(takeover.tracking_id, takeover.body)
+    created = datetime.fromisoformat(json.loads(accepted.body)["created_at"])
+    return takeover.tracking_id, accepted, created
 
 
 def _accepted_from_body(tracking_id: str, body: str) -> Accepted:
