@@ -54,7 +54,7 @@ from smsgw.auth.keys import ClientRecord, find_client_by_key_hash, hash_api_key,
 from smsgw.auth.throttle import SourceThrottle
 from smsgw.config import Settings
 from smsgw.db.connection import Database
-from smsgw.errors import DependencyError, GatewayError
+from smsgw.errors import DependencyError, GatewayError, ServiceUnavailableError
 from smsgw.observability import MetricUnit, metrics
 from smsgw.redis_store import Keys
 
@@ -154,7 +154,8 @@ class ApiKeyAuthenticator:
 
     def lookup(self, key_hash: str, source: str | None) -> ClientRecord | None:
         """The record of a live key (active or not), from the cache or, within the
-        bounds above, PostgreSQL; None for a key unknown, revoked or not looked up."""
+        bounds above, PostgreSQL; None for a key unknown or revoked. A key the bounds
+        keep from being looked up now is ServiceUnavailableError (Retry-After 1)."""
         keys = [
             self._keys.api_key(key_hash),
             self._keys.api_key_known(key_hash),
@@ -182,8 +183,17 @@ class ApiKeyAuthenticator:
             return record
         if verdict == "FILL":
             return self._fill(key_hash)
-        if verdict == "SPENT":
-            metrics.add_metric(name="UnknownKeyLookupsRefused", unit=MetricUnit.Count, value=1)
+        if verdict in {"BUSY", "SPENT"}:
+            # Not looked up (another request is reading this key, or the lookup bucket
+            # is spent): the key may be valid, so it is not refused as unknown and not
+            # counted against its source; the client retries in a moment.
+            if verdict == "SPENT":
+                metrics.add_metric(
+                    name="UnknownKeyLookupsRefused", unit=MetricUnit.Count, value=1
+                )
+            raise ServiceUnavailableError(
+                "the API key could not be checked right now; retry shortly", retry_after=1
+            )
         return None
 
     def _fill(self, key_hash: str) -> ClientRecord | None:
