@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from dispatch_helpers import Dispatch, make_root, queue_message, rows
-from support import Queues
+from support import Queues, eventually
 from test_dispatch_crash_window import die_before_recording, lease_runs_out
 
 from simulator.server import SimulatorServer
@@ -113,3 +113,33 @@ def test_resend_after_a_failover_is_not_a_second_sms(
     assert {p for p, _ in first_acceptances(sim, m.tracking_id)} == {"beta"}
     row = rows(db, "SELECT * FROM messages WHERE tracking_id = %s", m.tracking_id)[0]
     assert (row["status"], row["provider"]) == ("sent", "beta")
+
+
+def test_a_provider_timeout_does_not_fail_over_to_a_second_sms(
+    dispatch: Dispatch,
+    db: Database,
+    two_providers: SimulatorServer,
+    client_id: str,
+    settings: Settings,
+) -> None:
+    sim = two_providers
+    # Given alpha slower than the provider timeout: it takes the message, but its
+    # answer comes too late (a read timeout)
+    sim.configure("alpha", latency_ms=int(settings.provider_timeout_seconds * 1000) + 500)
+    m = queue_message(client_id, providers=["alpha", "beta"])
+    dispatch.enqueue(m)
+    run = dispatch.run()
+
+    # Then beta is not asked, and the message waits for alpha, still in flight
+    assert run.failed_ids
+    eventually(lambda: first_acceptances(sim, m.tracking_id), what="alpha's late acceptance")
+    assert sim.received(m.tracking_id, provider="beta") == []
+    row = rows(db, "SELECT * FROM messages WHERE tracking_id = %s", m.tracking_id)[0]
+    assert (row["status"], row["inflight_provider"]) == ("sending", "alpha")
+
+    # And when alpha answers in time again, it answers with the id of the SMS it sent
+    sim.configure("alpha", latency_ms=0)
+    assert dispatch.invoke(run.records).failed_ids == set()
+    assert {p for p, _ in first_acceptances(sim, m.tracking_id)} == {"alpha"}
+    row = rows(db, "SELECT * FROM messages WHERE tracking_id = %s", m.tracking_id)[0]
+    assert (row["status"], row["provider"], row["inflight_provider"]) == ("sent", "alpha", None)

@@ -4,19 +4,21 @@ one batch (duplicate settlement)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from smsgw.dispatch.outcomes import RETRIES_EXHAUSTED, BatchTally, decide
 from smsgw.dispatch.records import QueueRecord, parse_batch, settle_duplicates
 from smsgw.dispatch.repository import Claim, ClaimState
-from smsgw.dispatch.sender import NO_PROVIDER, SendReport
+from smsgw.dispatch.sender import NO_PROVIDER, SendReport, send_with_failover
 from smsgw.dispatch.triage import SEND_UNCERTAIN, Verdict, held_outcome, resume_route, triage
 from smsgw.domain.message import QueueMessage
 from smsgw.domain.status import MessageStatus
-from smsgw.providers.base import ProviderError, SendResult
+from smsgw.providers.base import ProviderError, SendResult, SmsProvider
 from smsgw.sqs.backoff import SQS_MAX_VISIBILITY_SECONDS
 from smsgw.sqs.batch import BatchResult
 from smsgw.sqs.records import Received
@@ -197,3 +199,62 @@ def test_held_message_fails_send_uncertain_with_no_attempt() -> None:
     assert outcome.error_message is not None
     assert "sns" in outcome.error_message
     assert (outcome.receive_count, tuple(outcome.attempts)) == (2, ())
+
+
+# -- a provider whose answer was lost ---------------------------------------------------
+
+
+class _Provider(SmsProvider):
+    kind = "test"
+
+    def __init__(self, name: str, error: ProviderError | None) -> None:
+        super().__init__(name)
+        self.error = error
+        self.calls = 0
+
+    def _send(self, sms: Any) -> tuple[str, str | None]:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return f"{self.name}-1", "200"
+
+    def _map_exception(self, exc: Exception) -> ProviderError:
+        raise AssertionError(exc)
+
+
+def test_an_uncertain_error_stops_the_route_and_keeps_the_message_in_flight() -> None:
+    # Given alpha whose answer is lost (it may have taken the message) and a healthy beta
+    lost = ProviderError("alpha", "PROVIDER_TIMEOUT", "read timeout", transient=True)
+    lost.uncertain = True
+    alpha, beta = _Provider("alpha", lost), _Provider("beta", None)
+    r = record()
+    report = send_with_failover(
+        r.message,
+        ["alpha", "beta"],
+        {"alpha": alpha, "beta": beta},
+        deadline=time.monotonic() + 60,
+        call_budget_seconds=1,
+    )
+    # Then beta is not asked (it would be a second SMS), and the outcome keeps alpha
+    # in flight for the next receive
+    assert (alpha.calls, beta.calls) == (1, 0)
+    outcome = decide(r, report, 8, BatchTally())
+    assert outcome.status is MessageStatus.SENDING
+    assert outcome.keep_inflight
+
+
+def test_a_certain_transient_error_fails_over() -> None:
+    refused = ProviderError("alpha", "PROVIDER_UNAVAILABLE", "503", transient=True)
+    alpha, beta = _Provider("alpha", refused), _Provider("beta", None)
+    r = record()
+    report = send_with_failover(
+        r.message,
+        ["alpha", "beta"],
+        {"alpha": alpha, "beta": beta},
+        deadline=time.monotonic() + 60,
+        call_budget_seconds=1,
+    )
+    assert (alpha.calls, beta.calls) == (1, 1)
+    outcome = decide(r, report, 8, BatchTally())
+    assert outcome.status is MessageStatus.SENT
+    assert not outcome.keep_inflight

@@ -76,6 +76,10 @@ def decide(
     code = error.error_code if error is not None else NO_PROVIDER
     detail = error.message if error is not None else "no enabled provider with a closed circuit"
 
+    # The last provider may have taken the message: it stays in flight, so the next
+    # receive asks that provider again (or holds the message) rather than another.
+    uncertain = error is not None and error.uncertain
+
     def unsent(status: MessageStatus, error_code: str, error_message: str) -> Outcome:
         return Outcome(
             message.tracking_id,
@@ -86,6 +90,7 @@ def decide(
             error_code=error_code,
             error_message=error_message,
             attempts=attempts,
+            keep_inflight=uncertain,
         )
 
     if report.kind == "permanent":

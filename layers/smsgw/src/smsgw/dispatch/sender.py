@@ -96,7 +96,9 @@ def send_with_failover(
             result = provider.send(sms)
         except ProviderError as exc:
             _note(report, name, exc, attempted_at)
-            if not exc.transient:
+            if not exc.transient or exc.uncertain:
+                # Permanent: about this message, no provider would take it. Uncertain:
+                # this provider may have taken it, and another would send it twice.
                 break
             continue
         except Exception as exc:  # noqa: BLE001 - an adapter bug must not lose the batch

@@ -87,6 +87,7 @@ class ProviderError(Exception):
         transient: bool,
         raw_code: str | None = None,
         latency_ms: int = 0,
+        uncertain: bool = False,
     ) -> None:
         super().__init__(f"{provider}: {error_code}: {message}")
         self.provider = provider
@@ -95,6 +96,10 @@ class ProviderError(Exception):
         self.transient = transient
         self.raw_code = raw_code
         self.latency_ms = latency_ms
+        # The request reached the provider and only its answer was lost (a read
+        # timeout, a connection closed after sending): it may have taken the message,
+        # so dispatch neither fails over nor resends it elsewhere.
+        self.uncertain = uncertain
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,9 +173,13 @@ class SimulatorProvider(SmsProvider):
         # "unreachable", not "slow".
         if isinstance(exc, http_errors.NewConnectionError):
             return self._error(UNREACHABLE, type(exc).__name__)
+        if isinstance(exc, http_errors.ReadTimeoutError):
+            # The provider may have accepted the message: uncertain (no failover); a
+            # resend through this provider is safe, since it drops a repeated reference.
+            error = self._error(TIMED_OUT, type(exc).__name__)
+            error.uncertain = True
+            return error
         if isinstance(exc, http_errors.TimeoutError):
-            # A read timeout may come after the provider accepted the message; retrying
-            # is still safe because the reference makes the provider drop the repeat.
             return self._error(TIMED_OUT, type(exc).__name__)
         if isinstance(exc, http_errors.HTTPError):
             # Connection reset or closed mid-answer (ProtocolError: e.g. a pooled

@@ -140,8 +140,14 @@ class SnsProvider(SmsProvider):
             elif mapping is None and code.startswith(_KMS_PREFIX):
                 mapping = AUTH
             return self._error(mapping or UNKNOWN_ERROR, code or "ClientError")
-        # Timeouts first: botocore's timeout classes are also ConnectionError-like.
-        if isinstance(exc, aws_errors.ConnectTimeoutError | aws_errors.ReadTimeoutError):
+        # Timeouts first: botocore's timeout classes are also ConnectionError-like. A
+        # read timeout or a connection closed after sending may hide a Publish that
+        # went out: uncertain, so dispatch does not publish it again anywhere.
+        if isinstance(exc, aws_errors.ReadTimeoutError | aws_errors.ConnectionClosedError):
+            error = self._error(TIMED_OUT, type(exc).__name__)
+            error.uncertain = True
+            return error
+        if isinstance(exc, aws_errors.ConnectTimeoutError):
             return self._error(TIMED_OUT, type(exc).__name__)
         if isinstance(exc, aws_errors.ConnectionError | aws_errors.HTTPClientError):
             # EndpointConnectionError, ConnectionClosedError: SNS, or the network to it.
