@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from smsgw.dispatch.outcomes import RETRIES_EXHAUSTED, BatchTally, decide
+from smsgw.dispatch.outcomes import BatchTally, decide
 from smsgw.dispatch.records import QueueRecord, parse_batch, settle_duplicates
 from smsgw.dispatch.repository import Claim, ClaimState
 from smsgw.dispatch.sender import NO_PROVIDER, SendReport, send_with_failover
 from smsgw.dispatch.triage import SEND_UNCERTAIN, Verdict, held_outcome, resume_route, triage
 from smsgw.domain.message import QueueMessage
-from smsgw.domain.status import MessageStatus
+from smsgw.domain.status import RETRIES_EXHAUSTED, MessageStatus
 from smsgw.providers.base import ProviderError, SendResult, SmsProvider
 from smsgw.sqs.backoff import SQS_MAX_VISIBILITY_SECONDS
 from smsgw.sqs.batch import BatchResult

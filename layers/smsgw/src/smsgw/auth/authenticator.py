@@ -188,9 +188,7 @@ class ApiKeyAuthenticator:
             # is spent): the key may be valid, so it is not refused as unknown and not
             # counted against its source; the client retries in a moment.
             if verdict == "SPENT":
-                metrics.add_metric(
-                    name="UnknownKeyLookupsRefused", unit=MetricUnit.Count, value=1
-                )
+                metrics.add_metric(name="UnknownKeyLookupsRefused", unit=MetricUnit.Count, value=1)
             raise ServiceUnavailableError(
                 "the API key could not be checked right now; retry shortly", retry_after=1
             )

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Final
 
 from smsgw.dispatch.records import QueueRecord
 from smsgw.dispatch.repository import Outcome
 from smsgw.dispatch.sender import NO_PROVIDER, SendReport
-from smsgw.domain.status import MessageStatus
+from smsgw.domain.status import RETRIES_EXHAUSTED, MessageStatus
 from smsgw.observability import MetricUnit, logger, metrics
-
-RETRIES_EXHAUSTED: Final = "RETRIES_EXHAUSTED"
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from smsgw.budget import budget_for
 from smsgw.callbacks.outbox import OutboxRelay
 from smsgw.config import Settings
 from smsgw.dispatch.circuit import HealthStore, ProviderCall, ProviderHealth
-from smsgw.dispatch.outcomes import RETRIES_EXHAUSTED, BatchTally, decide, emit_call_metrics
+from smsgw.dispatch.outcomes import BatchTally, decide, emit_call_metrics
 from smsgw.dispatch.records import QueueRecord, parse_batch, settle_duplicates
 from smsgw.dispatch.registry_view import RegistryView
 from smsgw.dispatch.repository import Claim, DispatchRepository, Outcome, RecordedBatch
@@ -33,7 +33,7 @@ from smsgw.dispatch.routing import plan_route
 from smsgw.dispatch.sender import SendReport, send_with_failover
 from smsgw.dispatch.triage import Verdict, held_outcome, resume_route, triage
 from smsgw.domain.phone import mask_phone
-from smsgw.domain.status import MessageStatus
+from smsgw.domain.status import RETRIES_EXHAUSTED, MessageStatus
 from smsgw.errors import DependencyError
 from smsgw.observability import MetricUnit, error_fields, log_exception, logger, metrics
 from smsgw.providers.base import ProviderError, SmsProvider

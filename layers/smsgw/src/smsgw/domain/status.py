@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class MessageStatus(StrEnum):
@@ -34,3 +35,8 @@ _RANK: dict[MessageStatus, int] = {
 FINAL_STATUSES = frozenset(
     {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
 )
+
+# The error code of a message SQS gave up on (maxReceiveCount reached, or no outcome
+# recorded within the whole retry window): set by dispatch and housekeeping, and what
+# an operator's DLQ redrive looks for.
+RETRIES_EXHAUSTED: Final = "RETRIES_EXHAUSTED"

@@ -31,7 +31,7 @@ from smsgw.callbacks.outbox import OUTBOX_CTE, OutboxRow, rows_from_json
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.db.status_sql import FINAL_SQL
-from smsgw.domain.status import MessageStatus
+from smsgw.domain.status import RETRIES_EXHAUSTED, MessageStatus
 from smsgw.housekeeping.windows import ReceiptWindow, ReceiptWindows, receipt_windows
 from smsgw.observability import error_fields, logger
 from smsgw.providers.base import SmsProvider
@@ -43,7 +43,6 @@ from smsgw.receipts.repository import ReceiptOutcome, ReceiptRepository
 # (smsgw.dispatch.outcomes), which the DLQ redrive looks for; not imported, so that
 # housekeeping does not pull in the dispatch package.
 NO_RECEIPT: Final = "NO_RECEIPT"
-RETRIES_EXHAUSTED: Final = "RETRIES_EXHAUSTED"
 
 # The detail reads "no delivery receipt came within the receipt window of 259200 s;
 # whether it was delivered is unknown" (no quote characters: they are SQL literals).

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from smsgw.db.connection import Database
+from smsgw.domain.status import RETRIES_EXHAUSTED
 from smsgw.operations.queues import POLL_WAIT_SECONDS, SQS_BATCH, receive, release, tracking_id_of
 
 # The error code dispatch records on the receive after which SQS dead-letters the
 # message (smsgw.dispatch.outcomes.RETRIES_EXHAUSTED; not imported, so that operator
 # tooling does not pull in the dispatch package and its provider adapters).
-RETRIES_EXHAUSTED: Final = "RETRIES_EXHAUSTED"
 REDRIVE_DETAIL: Final = "redriven by operator"
 # Messages held while a redrive looks at them; released as soon as it ends.
 REDRIVE_HOLD_SECONDS: Final = 60

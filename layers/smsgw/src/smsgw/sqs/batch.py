@@ -37,9 +37,6 @@ class BatchResult:
     def fail_id(self, message_id: str) -> None:
         self.failures.append(message_id)
 
-    def failed(self, record: Record) -> bool:
-        return record.message_id in self.failures
-
     def response(self) -> dict[str, list[dict[str, str]]]:
         return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failures]}
 
