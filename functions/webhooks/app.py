@@ -123,6 +123,14 @@ def housekeeping(event: CloudWatchEvent) -> dict[str, int]:
         return root.get().housekeeping.run()
 
 
-@app.route("/{proxy+}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], content_types=["*/*"])
+_EVERY_METHOD = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@app.route("/{proxy+}", methods=_EVERY_METHOD, content_types=["*/*"])
 def unknown_route(**_: str) -> Response:
+    return to_chalice(not_found("no such route"))
+
+
+@app.route("/", methods=_EVERY_METHOD, content_types=["*/*"])
+def api_root() -> Response:
     return to_chalice(not_found("no such route"))

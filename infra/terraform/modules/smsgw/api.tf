@@ -15,6 +15,8 @@ locals {
     # Everything else gets the contract's NOT_FOUND body from our code rather than
     # API Gateway's own 403 "Missing Authentication Token".
     "ANY /{proxy+}" = "webhooks"
+    # The API's root too: {proxy+} needs at least one segment.
+    "ANY /" = "webhooks"
   }
 }
 
