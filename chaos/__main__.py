@@ -1,0 +1,47 @@
+"""``python -m chaos``: one chaos run; prints the figures, writes them as JSON, and
+exits 1 when a figure that must be zero is not (``make chaos``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from chaos.config import RESULTS_DIR, RunConfig
+from chaos.report import DEFINITIONS
+from chaos.run import run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
+    parser.add_argument(
+        "--messages", type=int, default=int(os.environ.get("CHAOS_MESSAGES", "2000"))
+    )
+    parser.add_argument("--rate", type=float, default=16.0, help="new messages per second")
+    parser.add_argument("--workers", type=int, default=3, help="dispatch worker processes")
+    parser.add_argument("--loaders", type=int, default=2, help="load processes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR / "latest.json")
+    args = parser.parse_args(argv)
+    config = RunConfig.from_env(
+        messages=args.messages,
+        rate=args.rate,
+        workers=args.workers,
+        loaders=args.loaders,
+        seed=args.seed,
+        results=args.results,
+    )
+    outcome = run(config)
+    print(outcome.table())
+    print(f"results: {config.results}")
+    violations = outcome.figures.violations()
+    if violations or not outcome.extra["drained"]:
+        print("FAILED: " + ", ".join(violations or ["the queues did not drain"]))
+        return 1
+    print(f"OK: none of {', '.join(k for k in DEFINITIONS if k in ('lost', 'duplicated', 'stuck', 'undocumented'))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
