@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from chaos.config import RESULTS_DIR, RunConfig
-from chaos.report import DEFINITIONS
 from chaos.run import run
 
 
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if violations or not outcome.extra["drained"]:
         print("FAILED: " + ", ".join(violations or ["the queues did not drain"]))
         return 1
-    print(f"OK: none of {', '.join(k for k in DEFINITIONS if k in ('lost', 'duplicated', 'stuck', 'undocumented'))}")
+    print("OK: nothing lost, duplicated, stuck or answered out of contract")
     return 0
 
 

@@ -54,9 +54,7 @@ def judge(
     replayed = lower.get("idempotent-replayed") == "true"
 
     def answer(code: str | None, why: str, tracking_id: str | None = None) -> Answer:
-        return Answer(
-            status, code, not why, why, tracking_id, replayed, retry_after, elapsed_ms
-        )
+        return Answer(status, code, not why, why, tracking_id, replayed, retry_after, elapsed_ms)
 
     if not isinstance(body, dict):
         return answer(None, "body is not a JSON object")

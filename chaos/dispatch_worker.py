@@ -79,7 +79,9 @@ def run(config: ChildConfig, status: IO[str]) -> None:
             continue
         _say(status, "busy", records=len(messages))
         try:
-            response = client.lambda_.invoke("dispatch", sqs_event(messages, config.outbound_queue_arn))
+            response = client.lambda_.invoke(
+                "dispatch", sqs_event(messages, config.outbound_queue_arn)
+            )
             failed = {f["itemIdentifier"] for f in response.payload["batchItemFailures"]}
         except Exception:  # noqa: BLE001 - a function error: Lambda retries the whole batch
             traceback.print_exc(file=sys.stderr)

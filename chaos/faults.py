@@ -61,6 +61,7 @@ CYCLE: Final[list[Fault]] = [
 class FaultInjector:
     def __init__(
         self,
+        *,
         sim: SimulatorServer,
         postgres: FaultProxy,
         redis: FaultProxy,

@@ -54,9 +54,7 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     }
 
 
-def acknowledge(
-    sqs: Any, queue_url: str, messages: list[dict[str, Any]], failed: set[str]
-) -> int:
+def acknowledge(sqs: Any, queue_url: str, messages: list[dict[str, Any]], failed: set[str]) -> int:
     """Delete the messages the function did not report failed, as the event source
     mapping does (one DeleteMessageBatch per ten); returns how many were deleted."""
     done = [m for m in messages if m["MessageId"] not in failed]
@@ -65,7 +63,9 @@ def acknowledge(
         chunk = done[start : start + 10]
         reply = sqs.delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+            ],
         )
         deleted += len(reply.get("Successful", []))
     return deleted

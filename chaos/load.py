@@ -29,7 +29,16 @@ MAX_SECONDS_PER_MESSAGE: Final = 45.0
 RETRY_AFTER_CAP: Final = 1.0
 
 # The mix of routing modes: smart, prioritized, exclusive.
-ROUTES: Final[list[list[str]]] = [[], [], [], [], [], ["alpha", "beta"], ["gamma", "alpha"], ["beta"]]
+ROUTES: Final[list[list[str]]] = [
+    [],
+    [],
+    [],
+    [],
+    [],
+    ["alpha", "beta"],
+    ["gamma", "alpha"],
+    ["beta"],
+]
 
 
 def reference(run_id: str, index: int) -> str:

@@ -24,8 +24,12 @@ def main() -> None:
     print(json.dumps({"port": port}), flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    watcher = threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True)
-    watcher.start()
+
+    def watch_stdin() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
     done.wait()
     server.stop()
 

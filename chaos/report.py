@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from chaos.load import reference_in_text
 
+MAX_EXAMPLES: Final = 20
 SENT_STATUSES: Final = frozenset({"sent", "delivered", "undelivered"})
 PENDING_STATUSES: Final = frozenset({"queued", "sending"})
 # docs/architecture.md, "Statuses": the codes a message may be failed with for good.
@@ -100,47 +101,79 @@ def compute(
     undocumented: Counter[str] = Counter()
     for request in requests:
         figures.requested += 1
+        _count_answers(figures, request["answers"], kinds, undocumented)
         ref = str(request["reference"])
-        for answer in request["answers"]:
-            figures.answers += 1
-            kinds[f"{answer['status']} {answer['code'] or ''}".strip()] += 1
-            if not answer["documented"]:
-                figures.undocumented += 1
-                undocumented[f"{answer['status']} {answer['why']}"] += 1
         tracking_id = request.get("tracking_id")
         if tracking_id is None:
             figures.not_accepted += 1
-            if acceptances.get(ref):
-                figures.sent_without_202 += 1
+            figures.sent_without_202 += int(bool(acceptances.get(ref)))
             continue
         figures.accepted += 1
         row = by_tracking_id.get(str(tracking_id))
         verdict = _classify(row, str(tracking_id), dlq_tracking_ids, queued_tracking_ids)
-        setattr(figures, verdict, getattr(figures, verdict) + 1)
-        example = {"reference": ref, "tracking_id": tracking_id, "row": _short(row)}
-        if verdict == "failed" and row is not None:
-            code = str(row["error_code"])
-            figures.failed_by_code[code] = figures.failed_by_code.get(code, 0) + 1
-        elif verdict == "lost" and len(figures.lost_examples) < 20:
-            figures.lost_examples.append(example)
-        elif verdict == "stuck" and len(figures.stuck_examples) < 20:
-            figures.stuck_examples.append(example)
-        if verdict == "sent" and row is not None:
-            pair = (str(row["provider"]), str(row["provider_message_id"]))
-            if pair not in acceptances.get(ref, set()):
-                figures.sent_not_at_provider += 1
-    for ref, pairs in acceptances.items():
-        if len(pairs) > 1:
-            figures.duplicated += 1
-            for provider in sorted({p for p, _ in pairs}):
-                figures.duplicated_by_provider[provider] = (
-                    figures.duplicated_by_provider.get(provider, 0) + 1
-                )
-            if len(figures.duplicated_examples) < 20:
-                figures.duplicated_examples.append({"reference": ref, "accepted": sorted(pairs)})
+        _settle(
+            figures,
+            verdict,
+            ref=ref,
+            tracking_id=str(tracking_id),
+            row=row,
+            accepted_by=acceptances.get(ref, set()),
+        )
+    _count_duplicates(figures, acceptances)
     figures.answers_by_kind = dict(kinds.most_common())
     figures.undocumented_examples = [f"{n} x {why}" for why, n in undocumented.most_common(20)]
     return figures
+
+
+def _count_answers(
+    figures: Figures,
+    answers: Iterable[Mapping[str, Any]],
+    kinds: Counter[str],
+    undocumented: Counter[str],
+) -> None:
+    for answer in answers:
+        figures.answers += 1
+        kinds[f"{answer['status']} {answer['code'] or ''}".strip()] += 1
+        if not answer["documented"]:
+            figures.undocumented += 1
+            undocumented[f"{answer['status']} {answer['why']}"] += 1
+
+
+def _settle(
+    figures: Figures,
+    verdict: str,
+    *,
+    ref: str,
+    tracking_id: str,
+    row: Mapping[str, Any] | None,
+    accepted_by: set[tuple[str, str]],
+) -> None:
+    """Count one accepted message under its verdict."""
+    setattr(figures, verdict, getattr(figures, verdict) + 1)
+    example = {"reference": ref, "tracking_id": tracking_id, "row": _short(row)}
+    if verdict == "failed" and row is not None:
+        code = str(row["error_code"])
+        figures.failed_by_code[code] = figures.failed_by_code.get(code, 0) + 1
+    elif verdict == "lost" and len(figures.lost_examples) < MAX_EXAMPLES:
+        figures.lost_examples.append(example)
+    elif verdict == "stuck" and len(figures.stuck_examples) < MAX_EXAMPLES:
+        figures.stuck_examples.append(example)
+    elif verdict == "sent" and row is not None:
+        pair = (str(row["provider"]), str(row["provider_message_id"]))
+        figures.sent_not_at_provider += int(pair not in accepted_by)
+
+
+def _count_duplicates(figures: Figures, acceptances: Mapping[str, set[tuple[str, str]]]) -> None:
+    for ref, pairs in acceptances.items():
+        if len(pairs) <= 1:
+            continue
+        figures.duplicated += 1
+        for provider in sorted({p for p, _ in pairs}):
+            figures.duplicated_by_provider[provider] = (
+                figures.duplicated_by_provider.get(provider, 0) + 1
+            )
+        if len(figures.duplicated_examples) < MAX_EXAMPLES:
+            figures.duplicated_examples.append({"reference": ref, "accepted": sorted(pairs)})
 
 
 def _acceptances(records: Iterable[Mapping[str, Any]]) -> dict[str, set[tuple[str, str]]]:

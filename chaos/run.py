@@ -68,46 +68,65 @@ def _log(message: str) -> None:
 
 
 def run(config: RunConfig) -> Outcome:
-    run_id = f"{uuid.uuid4().hex[:10]}"
-    logs = RESULTS_DIR / f"run-{run_id}"
-    logs.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(config.seed)  # noqa: S311 - fault draws, not secrets
-    timings: dict[str, float] = {}
-    began = time.monotonic()
     with ExitStack() as stack:
-        _log(f"run {run_id}: {config.messages} messages, logs in {logs}")
-        database_url = create_database(config.pg_admin_url, run_id)
-        stack.callback(drop_database, config.pg_admin_url, database_url)
-        prefix = f"chaos{run_id}"
-        stack.callback(drop_redis_prefix, config.redis_url, prefix)
-        moto = MotoProcess(logs / "moto.log")
-        stack.callback(moto.stop)
-        sqs = sqs_client(moto.endpoint)
-        outbound = create_queue_pair(sqs, "smsgw-outbound", config.timing)
-        callbacks = create_queue_pair(sqs, "smsgw-callbacks", config.timing)
+        return ChaosRun(config, stack).execute()
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
 
-        sim = SimulatorServer(providers=BASELINE, seed=config.seed)
-        sim.start()
-        stack.callback(sim.stop)
-        seed_providers(
-            database_url,
-            config.redis_url,
-            prefix,
-            {name: {"url": sim.url} for name in BASELINE},
-        )
-        api_key = seed_client(database_url, config.redis_url, prefix)
 
-        hub = ProxyHub()
-        stack.callback(hub.close)
-        pg_proxy = hub.add("postgresql", _host_port(database_url, 5432))
-        redis_proxy = hub.add("redis", _host_port(config.redis_url, 6379))
-        timing = config.timing
+class ChaosRun:
+    """The run's parts, each registered with ``stack`` to be stopped or removed."""
+
+    def __init__(self, config: RunConfig, stack: ExitStack) -> None:
+        self.config = config
+        self.stack = stack
+        self.run_id = uuid.uuid4().hex[:10]
+        self.logs = RESULTS_DIR / f"run-{self.run_id}"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.rng = random.Random(config.seed)  # noqa: S311 - fault draws, not secrets
+        self.seconds: dict[str, float] = {}
+        self.began = time.monotonic()
+
+    def execute(self) -> Outcome:
+        _log(f"run {self.run_id}: {self.config.messages} messages, logs in {self.logs}")
+        self._services()
+        self._processes()
+        self.seconds["setup_seconds"] = time.monotonic() - self.began
+        self._load()
+        drained = self._drain()
+        return self._count(drained)
+
+    # -- steps -----------------------------------------------------------------------
+
+    def _services(self) -> None:
+        config, stack = self.config, self.stack
+        self.database_url = create_database(config.pg_admin_url, self.run_id)
+        stack.callback(drop_database, config.pg_admin_url, self.database_url)
+        self.prefix = f"chaos{self.run_id}"
+        stack.callback(drop_redis_prefix, config.redis_url, self.prefix)
+        self.moto = MotoProcess(self.logs / "moto.log")
+        stack.callback(self.moto.stop)
+        self.sqs = sqs_client(self.moto.endpoint)
+        self.outbound = create_queue_pair(self.sqs, "smsgw-outbound", config.timing)
+        self.callbacks = create_queue_pair(self.sqs, "smsgw-callbacks", config.timing)
+        self.sim = SimulatorServer(providers=BASELINE, seed=config.seed)
+        self.sim.start()
+        stack.callback(self.sim.stop)
+        providers = {name: {"url": self.sim.url} for name in BASELINE}
+        seed_providers(self.database_url, config.redis_url, self.prefix, providers)
+        self.api_key = seed_client(self.database_url, config.redis_url, self.prefix)
+        self.hub = ProxyHub()
+        stack.callback(self.hub.close)
+        self.pg_proxy = self.hub.add("postgresql", _host_port(self.database_url, 5432))
+        self.redis_proxy = self.hub.add("redis", _host_port(config.redis_url, 6379))
+
+    def _child_config(self) -> ChildConfig:
+        timing = self.config.timing
         settings = {
-            "database_url": _via(database_url, pg_proxy.port),
-            "redis_url": _via(config.redis_url, redis_proxy.port),
-            "redis_prefix": prefix,
-            "outbound_queue_url": outbound.url,
-            "callbacks_queue_url": callbacks.url,
+            "database_url": _via(self.database_url, self.pg_proxy.port),
+            "redis_url": _via(self.config.redis_url, self.redis_proxy.port),
+            "redis_prefix": self.prefix,
+            "outbound_queue_url": self.outbound.url,
+            "callbacks_queue_url": self.callbacks.url,
             "database_connect_timeout": 2,
             "max_receive_count": timing.max_receive_count,
             "retry_base_seconds": timing.retry_base_seconds,
@@ -118,72 +137,97 @@ def run(config: RunConfig) -> Outcome:
             "circuit_open_seconds": timing.circuit_open_seconds,
             "idempotency_takeover_seconds": timing.idempotency_takeover_seconds,
         }
-        child = ChildConfig(
+        return ChildConfig(
             settings=settings,
-            aws_endpoint=moto.endpoint,
-            outbound_queue_arn=outbound.arn,
-            api_key=api_key,
-            run_id=run_id,
+            aws_endpoint=self.moto.endpoint,
+            outbound_queue_arn=self.outbound.arn,
+            api_key=self.api_key,
+            run_id=self.run_id,
             function_timeout=timing.function_timeout,
         )
-        config_path = logs / "child.json"
-        child.dump(config_path)
-        env = child_env(moto.endpoint)
 
-        pool = WorkerPool(config_path, env, logs, config.workers)
-        stack.callback(pool.stop)
-        pool.start()
-        timings["setup_seconds"] = time.monotonic() - began
+    def _processes(self) -> None:
+        self.config_path = self.logs / "child.json"
+        self._child_config().dump(self.config_path)
+        self.env = child_env(self.moto.endpoint)
+        self.pool = WorkerPool(self.config_path, self.env, self.logs, self.config.workers)
+        self.stack.callback(self.pool.stop)
+        self.pool.start()
 
-        faults = FaultInjector(sim, pg_proxy, redis_proxy, pool, rng, config.kill_every)
-        stack.callback(faults.stop)
-        answers_path = logs / "answers.jsonl"
-        load_started = time.monotonic()
-        loaders = _start_loaders(config, config_path, env, logs, answers_path)
+    def _load(self) -> None:
+        config = self.config
+        self.faults = FaultInjector(
+            sim=self.sim,
+            postgres=self.pg_proxy,
+            redis=self.redis_proxy,
+            pool=self.pool,
+            rng=self.rng,
+            kill_every=config.kill_every,
+        )
+        self.stack.callback(self.faults.stop)
+        started = time.monotonic()
+        loaders = _start_loaders(config, self.config_path, self.env, self.logs)
         for proc in loaders:
-            stack.callback(_end, proc)
+            self.stack.callback(_end, proc)
         _log("load started")
-        faults.start()
-        load_deadline = load_started + config.messages / config.rate + 300
-        while any(p.poll() is None for p in loaders) and time.monotonic() < load_deadline:
-            faults.tick()
-            pool.enforce_timeout(timing.function_timeout)
-            pool.replace_dead()
+        self.faults.start()
+        deadline = started + config.messages / config.rate + 300
+        while any(p.poll() is None for p in loaders) and time.monotonic() < deadline:
+            self.faults.tick()
+            self._keep_workers()
             time.sleep(TICK_SECONDS)
-        faults.stop()
-        timings["load_seconds"] = time.monotonic() - load_started
-        _log(f"load done in {timings['load_seconds']:.1f} s; faults stopped; draining")
+        self.faults.stop()
+        self.seconds["load_seconds"] = time.monotonic() - started
+        _log(f"load done in {self.seconds['load_seconds']:.1f} s; faults stopped; draining")
 
-        drain_started = time.monotonic()
-        drained = _drain(sqs, outbound.url, database_url, pool, config)
-        timings["drain_seconds"] = time.monotonic() - drain_started
-        pool.stop()
-        _log(f"drained={drained} in {timings['drain_seconds']:.1f} s; counting")
+    def _keep_workers(self) -> None:
+        self.pool.enforce_timeout(self.config.timing.function_timeout)
+        self.pool.replace_dead()
 
-        requests = _read_jsonl(answers_path)
-        rows = _message_rows(database_url)
-        dlq = _tracking_ids(drain_bodies(sqs, outbound.dlq_url))
-        queued = _tracking_ids(drain_bodies(sqs, outbound.url))
-        figures = compute(requests, rows, sim.received(), dlq, queued)
-        timings["total_seconds"] = time.monotonic() - began
+    def _drain(self) -> bool:
+        """Wait (bounded) until the outbound queue is empty and no message is queued or
+        sending; the dispatch workers keep running meanwhile."""
+        started = time.monotonic()
+        deadline = started + self.config.drain_timeout
+        drained = False
+        while not drained and time.monotonic() < deadline:
+            self._keep_workers()
+            drained = (
+                queue_depth(self.sqs, self.outbound.url) == 0 and _pending(self.database_url) == 0
+            )
+            if not drained:
+                time.sleep(0.5)
+        self.pool.stop()
+        self.seconds["drain_seconds"] = time.monotonic() - started
+        _log(f"drained={drained} in {self.seconds['drain_seconds']:.1f} s; counting")
+        return drained
+
+    def _count(self, drained: bool) -> Outcome:
+        figures = compute(
+            _read_answers(self.logs),
+            _message_rows(self.database_url),
+            self.sim.received(),
+            _tracking_ids(drain_bodies(self.sqs, self.outbound.dlq_url)),
+            _tracking_ids(drain_bodies(self.sqs, self.outbound.url)),
+        )
+        self.seconds["total_seconds"] = time.monotonic() - self.began
         extra: dict[str, Any] = {
-            "run_id": run_id,
-            "messages": config.messages,
+            "run_id": self.run_id,
+            "messages": self.config.messages,
             "drained": drained,
-            "seconds": {k: round(v, 1) for k, v in timings.items()},
-            "faults": dict(faults.counts),
-            "workers": {k: v for k, v in asdict(pool.stats).items() if k != "kills"},
-            "proxies": {p.name: asdict(p.stats) for p in hub.proxies},
-            "provider_calls": len(sim.received()),
+            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "faults": dict(self.faults.counts),
+            "workers": {k: v for k, v in asdict(self.pool.stats).items() if k != "kills"},
+            "proxies": {p.name: asdict(p.stats) for p in self.hub.proxies},
+            "provider_calls": len(self.sim.received()),
         }
         outcome = Outcome(figures, extra)
-        _write_results(config.results, outcome, config, faults.events, pool.stats.kills)
+        _write_results(self.config, outcome, self.faults.events, self.pool.stats.kills)
         return outcome
-    raise AssertionError("unreachable")  # pragma: no cover - ExitStack never swallows
 
 
 def _start_loaders(
-    config: RunConfig, config_path: Path, env: dict[str, str], logs: Path, answers: Path
+    config: RunConfig, config_path: Path, env: dict[str, str], logs: Path
 ) -> list[subprocess.Popen[bytes]]:
     start = time.time() + 0.5
     procs = []
@@ -202,7 +246,6 @@ def _start_loaders(
                     stderr=subprocess.STDOUT,
                 )
             )
-    answers.unlink(missing_ok=True)
     return procs
 
 
@@ -212,21 +255,9 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
-def _drain(sqs: Any, queue_url: str, database_url: str, pool: WorkerPool, config: RunConfig) -> bool:
-    """Wait (bounded) until the outbound queue is empty and no message is queued or
-    sending; dispatch workers keep running meanwhile."""
-    deadline = time.monotonic() + config.drain_timeout
-    while time.monotonic() < deadline:
-        pool.enforce_timeout(config.timing.function_timeout)
-        pool.replace_dead()
-        if queue_depth(sqs, queue_url) == 0 and _pending(database_url) == 0:
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def _pending(database_url: str) -> int:
-    rows = _query(database_url, "SELECT count(*) AS n FROM messages WHERE status IN ('queued', 'sending')")
+    sql = "SELECT count(*) AS n FROM messages WHERE status IN ('queued', 'sending')"
+    rows = _query(database_url, sql)
     return int(rows[0]["n"])
 
 
@@ -260,21 +291,22 @@ def _tracking_ids(bodies: list[str]) -> set[str]:
     return found
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_answers(logs: Path) -> list[dict[str, Any]]:
+    """What each load process wrote, one line per message."""
     records: list[dict[str, Any]] = []
-    for part in sorted(path.parent.glob("answers-*.jsonl")):
+    for part in sorted(logs.glob("answers-*.jsonl")):
         with part.open(encoding="utf-8") as lines:
             records.extend(json.loads(line) for line in lines if line.strip())
     return records
 
 
 def _write_results(
-    path: Path,
-    outcome: Outcome,
     config: RunConfig,
+    outcome: Outcome,
     events: list[dict[str, Any]],
     kills: list[dict[str, object]],
 ) -> None:
+    path = config.results
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "figures": outcome.figures.as_dict(),

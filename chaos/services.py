@@ -133,7 +133,9 @@ def create_queue_pair(sqs: Any, name: str, timing: Timing) -> QueuePair:
     """A queue and its DLQ, redrive after ``timing.max_receive_count`` receives."""
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = queue_arn(sqs, dlq_url)
-    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": timing.max_receive_count})
+    policy = json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": timing.max_receive_count}
+    )
     url = sqs.create_queue(
         QueueName=name,
         Attributes={

@@ -160,7 +160,9 @@ class WorkerPool:
         now = time.monotonic()
         with self._lock:
             late = [
-                w for w in self._workers if w.state == "busy" and now - w.busy_since > function_timeout
+                w
+                for w in self._workers
+                if w.state == "busy" and now - w.busy_since > function_timeout
             ]
         return [self._kill(w, "function timeout") for w in late]
 
