@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--messages", type=int, default=int(os.environ.get("CHAOS_MESSAGES", "2000"))
     )
-    parser.add_argument("--rate", type=float, default=16.0, help="new messages per second")
+    parser.add_argument("--rate", type=float, default=10.0, help="new messages per second")
     parser.add_argument("--workers", type=int, default=3, help="dispatch worker processes")
-    parser.add_argument("--loaders", type=int, default=2, help="load processes")
+    parser.add_argument("--loaders", type=int, default=4, help="load processes")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "latest.json")
     args = parser.parse_args(argv)
@@ -35,8 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     print(outcome.table())
     print(f"results: {config.results}")
     violations = outcome.figures.violations()
-    if violations or not outcome.extra["drained"]:
-        print("FAILED: " + ", ".join(violations or ["the queues did not drain"]))
+    if not outcome.extra["drained"]:
+        violations.append("the queues did not drain")
+    if not outcome.extra["load_complete"]:
+        violations.append("the load was cut short")
+    if violations:
+        print("FAILED: " + ", ".join(violations))
         return 1
     print("OK: nothing lost, duplicated, stuck or answered out of contract")
     return 0

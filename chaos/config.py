@@ -47,8 +47,8 @@ class Timing:
 class RunConfig:
     messages: int = 2000
     # Pace of the load (new messages per second, all load processes together).
-    rate: float = 16.0
-    loaders: int = 2
+    rate: float = 10.0
+    loaders: int = 4
     workers: int = 3
     seed: int = 7
     # Seconds between two worker kills (drawn uniformly between the two).

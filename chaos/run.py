@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -39,6 +40,9 @@ from chaos.workers import WorkerPool
 from simulator.server import SimulatorServer
 
 TICK_SECONDS = 0.1
+LOAD_MARGIN_SECONDS = 120
+# The logs of this many runs are kept under chaos/results/.
+KEEP_RUNS = 5
 
 
 @dataclass
@@ -82,9 +86,11 @@ class ChaosRun:
         self.run_id = uuid.uuid4().hex[:10]
         self.logs = RESULTS_DIR / f"run-{self.run_id}"
         self.logs.mkdir(parents=True, exist_ok=True)
+        _prune_runs(keep=KEEP_RUNS)
         self.rng = random.Random(config.seed)  # noqa: S311 - fault draws, not secrets
         self.seconds: dict[str, float] = {}
         self.began = time.monotonic()
+        self.load_complete = False
 
     def execute(self) -> Outcome:
         _log(f"run {self.run_id}: {self.config.messages} messages, logs in {self.logs}")
@@ -171,11 +177,18 @@ class ChaosRun:
             self.stack.callback(_end, proc)
         _log("load started")
         self.faults.start()
-        deadline = started + config.messages / config.rate + 300
+        # The load is paced at config.rate; retries and a busy machine slow it down, so
+        # it may take up to twice that, plus a margin, before it is cut short.
+        deadline = started + 2 * config.messages / config.rate + LOAD_MARGIN_SECONDS
         while any(p.poll() is None for p in loaders) and time.monotonic() < deadline:
             self.faults.tick()
             self._keep_workers()
             time.sleep(TICK_SECONDS)
+        self.load_complete = all(p.poll() is not None for p in loaders)
+        for proc in loaders:
+            _end(proc)
+        if not self.load_complete:
+            _log("load cut short at its deadline: the figures cover what was sent")
         self.faults.stop()
         self.seconds["load_seconds"] = time.monotonic() - started
         _log(f"load done in {self.seconds['load_seconds']:.1f} s; faults stopped; draining")
@@ -215,6 +228,7 @@ class ChaosRun:
             "run_id": self.run_id,
             "messages": self.config.messages,
             "drained": drained,
+            "load_complete": self.load_complete,
             "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
             "faults": dict(self.faults.counts),
             "workers": {k: v for k, v in asdict(self.pool.stats).items() if k != "kills"},
@@ -224,6 +238,12 @@ class ChaosRun:
         outcome = Outcome(figures, extra)
         _write_results(self.config, outcome, self.faults.events, self.pool.stats.kills)
         return outcome
+
+
+def _prune_runs(keep: int) -> None:
+    runs = sorted(RESULTS_DIR.glob("run-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _start_loaders(

@@ -23,7 +23,9 @@ RATE = 3.75
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     results = tmp_path_factory.mktemp("chaos") / "chaos.json"
-    config = RunConfig.from_env(messages=MESSAGES, rate=RATE, results=results, drain_timeout=90)
+    config = RunConfig.from_env(
+        messages=MESSAGES, rate=RATE, loaders=2, results=results, drain_timeout=90
+    )
     done = run(config)
     print(done.table())
     return done
@@ -34,6 +36,7 @@ def test_the_faults_happened(outcome: Outcome) -> None:
     for fault in CYCLE:
         assert outcome.extra["faults"].get(fault.name, 0) >= 1, report
     assert outcome.extra["workers"]["killed_busy"] >= 1, report
+    assert outcome.extra["load_complete"], report
     assert outcome.figures.requested == MESSAGES, report
     assert outcome.figures.accepted >= 0.9 * MESSAGES, report
 
