@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--messages", type=int, default=int(os.environ.get("CHAOS_MESSAGES", "2000"))
     )
-    parser.add_argument("--rate", type=float, default=10.0, help="new messages per second")
+    parser.add_argument("--rate", type=float, default=8.0, help="new messages per second")
     parser.add_argument("--workers", type=int, default=3, help="dispatch worker processes")
     parser.add_argument("--loaders", type=int, default=4, help="load processes")
     parser.add_argument("--seed", type=int, default=7)

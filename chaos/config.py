@@ -47,7 +47,7 @@ class Timing:
 class RunConfig:
     messages: int = 2000
     # Pace of the load (new messages per second, all load processes together).
-    rate: float = 10.0
+    rate: float = 8.0
     loaders: int = 4
     workers: int = 3
     seed: int = 7

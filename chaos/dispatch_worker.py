@@ -23,7 +23,9 @@ from typing import IO, Any
 from chaos.config import ChildConfig
 from chaos.lambda_shim import acknowledge, load_function_app, sqs_event
 
-WAIT_SECONDS = 1
+# Short polling: the run's moto server serves one request at a time (chaos.moto_server),
+# so a long poll would hold every other client; an empty poll waits here instead.
+IDLE_SECONDS = 0.25
 # A worker lives at most this long; the controller replaces it earlier anyway.
 MAX_LIFETIME_SECONDS = 3600
 
@@ -67,7 +69,7 @@ def run(config: ChildConfig, status: IO[str]) -> None:
             messages = sqs.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=10,
-                WaitTimeSeconds=WAIT_SECONDS,
+                WaitTimeSeconds=0,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
@@ -76,6 +78,7 @@ def run(config: ChildConfig, status: IO[str]) -> None:
             time.sleep(0.5)
             continue
         if not messages:
+            time.sleep(IDLE_SECONDS)
             continue
         _say(status, "busy", records=len(messages))
         try:

@@ -31,11 +31,23 @@ from simulator.server import SimulatorServer
 CYCLE_SECONDS: Final = 38.0
 
 # The simulator's providers when nothing is wrong: some latency and jitter (so that a
-# worker is often killed while a request is held), gamma failing now and then.
+# worker is often killed while a request is held), gamma failing now and then, and a
+# delivery receipt for every message accepted, soon after (often before dispatch has
+# recorded the send).
+_RECEIPTS: Final[dict[str, Any]] = {
+    "dlr_mode": "random",
+    "dlr_delay_ms": 300,
+    "dlr_delivered_rate": 0.9,
+}
 BASELINE: Final[dict[str, dict[str, Any]]] = {
-    "alpha": {"latency_ms": 40, "latency_jitter_ms": 60},
-    "beta": {"latency_ms": 60, "latency_jitter_ms": 80},
-    "gamma": {"latency_ms": 30, "latency_jitter_ms": 40, "transient_failure_rate": 0.15},
+    "alpha": {"latency_ms": 40, "latency_jitter_ms": 60, **_RECEIPTS},
+    "beta": {"latency_ms": 60, "latency_jitter_ms": 80, **_RECEIPTS},
+    "gamma": {
+        "latency_ms": 30,
+        "latency_jitter_ms": 40,
+        "transient_failure_rate": 0.15,
+        **_RECEIPTS,
+    },
 }
 
 

@@ -41,6 +41,11 @@ DEFINITIONS: Final[dict[str, str]] = {
     "sent_without_202": "messages never answered 202 whose SMS a provider accepted anyway",
     "sent_not_at_provider": "messages PostgreSQL holds as sent whose provider message id"
     " no provider gave for them",
+    "receipts": "delivery receipts the simulator finished posting to the receipt webhook",
+    "receipts_refused": "receipts the webhook never took (503 while PostgreSQL was out, three"
+    " tries): the message stays sent, as documented",
+    "receipts_lost": "receipts the webhook took (2xx) for the provider message id PostgreSQL"
+    " holds, whose status the message does not have at the end",
     "undocumented": "answers to POST /v1/sms other than a correct 202 or one of the refusals"
     " docs/architecture.md gives for the fault at hand (SERVICE_UNAVAILABLE 503,"
     " IDEMPOTENCY_IN_PROGRESS 409, NO_PROVIDER_AVAILABLE 503, PROVIDER_DISABLED 409,"
@@ -61,8 +66,12 @@ class Figures:
     duplicated: int = 0
     sent_without_202: int = 0
     sent_not_at_provider: int = 0
+    receipts: int = 0
+    receipts_refused: int = 0
+    receipts_lost: int = 0
     undocumented: int = 0
     answers: int = 0
+    sent_by_status: dict[str, int] = field(default_factory=dict)
     failed_by_code: dict[str, int] = field(default_factory=dict)
     duplicated_by_provider: dict[str, int] = field(default_factory=dict)
     answers_by_kind: dict[str, int] = field(default_factory=dict)
@@ -70,6 +79,7 @@ class Figures:
     lost_examples: list[dict[str, Any]] = field(default_factory=list)
     stuck_examples: list[dict[str, Any]] = field(default_factory=list)
     duplicated_examples: list[dict[str, Any]] = field(default_factory=list)
+    receipts_lost_examples: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +93,7 @@ class Figures:
             "undocumented",
             "sent_without_202",
             "sent_not_at_provider",
+            "receipts_lost",
         )
         return [f"{name} = {getattr(self, name)}" for name in must_be_zero if getattr(self, name)]
 
@@ -91,8 +102,10 @@ def compute(
     requests: Iterable[Mapping[str, Any]],
     rows: Iterable[Mapping[str, Any]],
     provider_records: Iterable[Mapping[str, Any]],
+    *,
     dlq_tracking_ids: set[str],
     queued_tracking_ids: set[str],
+    receipts: Iterable[Mapping[str, Any]] = (),
 ) -> Figures:
     figures = Figures()
     by_tracking_id = {str(r["tracking_id"]): r for r in rows}
@@ -120,6 +133,7 @@ def compute(
             accepted_by=acceptances.get(ref, set()),
         )
     _count_duplicates(figures, acceptances)
+    _count_receipts(figures, receipts, by_tracking_id)
     figures.answers_by_kind = dict(kinds.most_common())
     figures.undocumented_examples = [f"{n} x {why}" for why, n in undocumented.most_common(20)]
     return figures
@@ -161,6 +175,8 @@ def _settle(
     elif verdict == "sent" and row is not None:
         pair = (str(row["provider"]), str(row["provider_message_id"]))
         figures.sent_not_at_provider += int(pair not in accepted_by)
+        status = str(row["status"])
+        figures.sent_by_status[status] = figures.sent_by_status.get(status, 0) + 1
 
 
 def _count_duplicates(figures: Figures, acceptances: Mapping[str, set[tuple[str, str]]]) -> None:
@@ -174,6 +190,34 @@ def _count_duplicates(figures: Figures, acceptances: Mapping[str, set[tuple[str,
             )
         if len(figures.duplicated_examples) < MAX_EXAMPLES:
             figures.duplicated_examples.append({"reference": ref, "accepted": sorted(pairs)})
+
+
+# The simulator's receipt statuses and the message status each one leads to.
+RECEIPT_STATUS: Final = {"DELIVRD": "delivered", "UNDELIV": "undelivered"}
+
+
+def _count_receipts(
+    figures: Figures,
+    receipts: Iterable[Mapping[str, Any]],
+    rows: Mapping[str, Mapping[str, Any]],
+) -> None:
+    for receipt in receipts:
+        figures.receipts += 1
+        if not receipt.get("ok"):
+            figures.receipts_refused += 1
+            continue
+        row = rows.get(str(receipt.get("reference")))
+        if row is None or (row["provider"], row["provider_message_id"]) != (
+            receipt.get("provider"),
+            receipt.get("message_id"),
+        ):
+            continue  # a receipt for an SMS PostgreSQL does not know of (a duplicate)
+        if row["status"] != RECEIPT_STATUS.get(str(receipt.get("status"))):
+            figures.receipts_lost += 1
+            if len(figures.receipts_lost_examples) < MAX_EXAMPLES:
+                figures.receipts_lost_examples.append(
+                    {"receipt": dict(receipt), "row": _short(row)}
+                )
 
 
 def _acceptances(records: Iterable[Mapping[str, Any]]) -> dict[str, set[tuple[str, str]]]:
@@ -218,6 +262,8 @@ def table(figures: Figures, extra: Mapping[str, Any]) -> str:
     lines.append(f"{'answers':<22} {figures.answers:>8}  every answer to POST /v1/sms")
     for kind, count in figures.answers_by_kind.items():
         lines.append(f"  {kind:<20} {count:>8}")
+    if figures.sent_by_status:
+        lines.append(f"sent by status: {figures.sent_by_status}")
     if figures.failed_by_code:
         lines.append(f"failed by code: {figures.failed_by_code}")
     if figures.duplicated_by_provider:

@@ -25,7 +25,7 @@ from chaos.faults import BASELINE, FaultInjector
 from chaos.proxy import ProxyHub
 from chaos.report import Figures, compute, table
 from chaos.services import (
-    MotoProcess,
+    ServiceProcess,
     create_database,
     create_queue_pair,
     drain_bodies,
@@ -35,6 +35,7 @@ from chaos.services import (
     seed_client,
     seed_providers,
     sqs_client,
+    start_moto,
 )
 from chaos.workers import WorkerPool
 from simulator.server import SimulatorServer
@@ -95,8 +96,10 @@ class ChaosRun:
     def execute(self) -> Outcome:
         _log(f"run {self.run_id}: {self.config.messages} messages, logs in {self.logs}")
         self._services()
+        _log(f"services up in {time.monotonic() - self.began:.1f} s")
         self._processes()
         self.seconds["setup_seconds"] = time.monotonic() - self.began
+        _log(f"dispatch workers up; setup took {self.seconds['setup_seconds']:.1f} s")
         self._load()
         drained = self._drain()
         return self._count(drained)
@@ -109,21 +112,33 @@ class ChaosRun:
         stack.callback(drop_database, config.pg_admin_url, self.database_url)
         self.prefix = f"chaos{self.run_id}"
         stack.callback(drop_redis_prefix, config.redis_url, self.prefix)
-        self.moto = MotoProcess(self.logs / "moto.log")
+        self.moto = start_moto(self.logs / "moto.log")
         stack.callback(self.moto.stop)
         self.sqs = sqs_client(self.moto.endpoint)
         self.outbound = create_queue_pair(self.sqs, "smsgw-outbound", config.timing)
         self.callbacks = create_queue_pair(self.sqs, "smsgw-callbacks", config.timing)
-        self.sim = SimulatorServer(providers=BASELINE, seed=config.seed)
-        self.sim.start()
-        stack.callback(self.sim.stop)
-        providers = {name: {"url": self.sim.url} for name in BASELINE}
-        seed_providers(self.database_url, config.redis_url, self.prefix, providers)
         self.api_key = seed_client(self.database_url, config.redis_url, self.prefix)
         self.hub = ProxyHub()
         stack.callback(self.hub.close)
         self.pg_proxy = self.hub.add("postgresql", _host_port(self.database_url, 5432))
         self.redis_proxy = self.hub.add("redis", _host_port(config.redis_url, 6379))
+        self.config_path = self.logs / "child.json"
+        self._child_config().dump(self.config_path)
+        self.env = child_env(self.moto.endpoint)
+        self.webhooks = ServiceProcess(
+            "chaos.webhooks_server", [str(self.config_path)], self.logs / "webhooks.log", self.env
+        )
+        stack.callback(self.webhooks.stop)
+        self.sim = SimulatorServer(
+            providers=BASELINE, webhook_base=self.webhooks.endpoint, seed=config.seed
+        )
+        self.sim.start()
+        stack.callback(self.sim.stop)
+        # The simulator signs each provider's receipts with "sim-secret-<name>".
+        providers = {
+            name: {"url": self.sim.url, "webhook_secret": f"sim-secret-{name}"} for name in BASELINE
+        }
+        seed_providers(self.database_url, config.redis_url, self.prefix, providers)
 
     def _child_config(self) -> ChildConfig:
         timing = self.config.timing
@@ -153,9 +168,6 @@ class ChaosRun:
         )
 
     def _processes(self) -> None:
-        self.config_path = self.logs / "child.json"
-        self._child_config().dump(self.config_path)
-        self.env = child_env(self.moto.endpoint)
         self.pool = WorkerPool(self.config_path, self.env, self.logs, self.config.workers)
         self.stack.callback(self.pool.stop)
         self.pool.start()
@@ -178,8 +190,8 @@ class ChaosRun:
         _log("load started")
         self.faults.start()
         # The load is paced at config.rate; retries and a busy machine slow it down, so
-        # it may take up to twice that, plus a margin, before it is cut short.
-        deadline = started + 2 * config.messages / config.rate + LOAD_MARGIN_SECONDS
+        # it may take up to three times that, plus a margin, before it is cut short.
+        deadline = started + 3 * config.messages / config.rate + LOAD_MARGIN_SECONDS
         while any(p.poll() is None for p in loaders) and time.monotonic() < deadline:
             self.faults.tick()
             self._keep_workers()
@@ -205,9 +217,7 @@ class ChaosRun:
         drained = False
         while not drained and time.monotonic() < deadline:
             self._keep_workers()
-            drained = (
-                queue_depth(self.sqs, self.outbound.url) == 0 and _pending(self.database_url) == 0
-            )
+            drained = self._settled()
             if not drained:
                 time.sleep(0.5)
         self.pool.stop()
@@ -215,13 +225,31 @@ class ChaosRun:
         _log(f"drained={drained} in {self.seconds['drain_seconds']:.1f} s; counting")
         return drained
 
+    def _settled(self) -> bool:
+        try:
+            depth = queue_depth(self.sqs, self.outbound.url)
+        except Exception as exc:  # noqa: BLE001 - a slow answer: ask again on the next poll
+            _log(f"queue depth unknown ({type(exc).__name__})")
+            return False
+        return depth == 0 and _pending(self.database_url) == 0 and self._receipts_done()
+
+    def _receipts_done(self) -> bool:
+        """Every SMS a provider accepted has had its receipt posted (or given up)."""
+        accepted = {
+            (r["provider"], r["message_id"])
+            for r in self.sim.received()
+            if r["outcome"] == "accepted"
+        }
+        return len(self.sim.receipts()) >= len(accepted)
+
     def _count(self, drained: bool) -> Outcome:
         figures = compute(
             _read_answers(self.logs),
             _message_rows(self.database_url),
             self.sim.received(),
-            _tracking_ids(drain_bodies(self.sqs, self.outbound.dlq_url)),
-            _tracking_ids(drain_bodies(self.sqs, self.outbound.url)),
+            dlq_tracking_ids=_tracking_ids(drain_bodies(self.sqs, self.outbound.dlq_url)),
+            queued_tracking_ids=_tracking_ids(drain_bodies(self.sqs, self.outbound.url)),
+            receipts=self.sim.receipts(),
         )
         self.seconds["total_seconds"] = time.monotonic() - self.began
         extra: dict[str, Any] = {

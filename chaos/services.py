@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import psycopg2
 import redis
 
 from chaos.config import AWS_ENV, ROOT, Timing, child_env
+
+START_TIMEOUT_SECONDS = 30
 
 
 def swap_database(url: str, name: str) -> str:
@@ -70,30 +73,37 @@ def drop_redis_prefix(redis_url: str, prefix: str) -> int:
         client.close()
 
 
-class MotoProcess:
-    """``python -m chaos.moto_server``: started, asked for its port, stopped."""
+def announce(port: int) -> None:
+    """Tell the parent the port on standard output, then send standard output where
+    standard error goes (the log): nobody reads the pipe after this line, and a full
+    pipe would block the next log line."""
+    print(json.dumps({"port": port}), flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
-    def __init__(self, log: Path) -> None:
+
+class ServiceProcess:
+    """``python -m <module> [args]``: a child that prints ``{"port": N}`` once it listens
+    and serves until its standard input closes (``chaos.moto_server``,
+    ``chaos.webhooks_server``)."""
+
+    def __init__(self, module: str, args: list[str], log: Path, env: dict[str, str]) -> None:
         self._log: IO[bytes] = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chaos.moto_server"],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
-            env=child_env(""),
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
         )
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        if not ready:
-            self.stop()
-            raise RuntimeError("the moto server did not start within 30 s")
-        line = self.proc.stdout.readline()
+        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT_SECONDS)
+        line = self.proc.stdout.readline() if ready else b""
         try:
             self.port = int(json.loads(line)["port"])
         except (ValueError, KeyError) as exc:
             self.stop()
-            raise RuntimeError(f"the moto server did not start: {line!r}") from exc
+            raise RuntimeError(f"{module} did not start (see {log})") from exc
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
@@ -106,6 +116,11 @@ class MotoProcess:
             self.proc.kill()
             self.proc.wait(timeout=5)
         self._log.close()
+
+
+def start_moto(log: Path) -> ServiceProcess:
+    """The run's SQS endpoint (``chaos.moto_server``)."""
+    return ServiceProcess("chaos.moto_server", [], log, child_env(""))
 
 
 def sqs_client(endpoint: str) -> Any:

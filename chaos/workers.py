@@ -44,6 +44,7 @@ class PoolStats:
     batches: int = 0
     records: int = 0
     function_errors: int = 0
+    poll_errors: int = 0
     kills: list[dict[str, object]] = field(default_factory=list)
 
 
@@ -104,7 +105,9 @@ class WorkerPool:
                     continue
                 with self._lock:
                     kind = event.get("event")
-                    if kind == "busy":
+                    if kind == "poll_error":
+                        self.stats.poll_errors += 1
+                    elif kind == "busy":
                         worker.state, worker.busy_since = "busy", time.monotonic()
                     elif kind in {"idle", "ready"}:
                         worker.state = "idle"

@@ -112,7 +112,7 @@ def test_two_first_acceptances_are_a_duplicate_and_a_sent_row_must_match_one() -
     requests = [request("r0", "t0"), request("r1", None)]
     rows = [row("t0", "sent", provider="alpha", pmid="a-other")]
     records = [sim("r0", "alpha", "a-0"), sim("r0", "beta", "b-0"), sim("r1", "gamma", "g-1")]
-    figures = compute(requests, rows, records, set(), set())
+    figures = compute(requests, rows, records, dlq_tracking_ids=set(), queued_tracking_ids=set())
     assert figures.duplicated == 1
     assert figures.duplicated_by_provider == {"alpha": 1, "beta": 1}
     assert figures.sent_not_at_provider == 1
@@ -122,3 +122,36 @@ def test_two_first_acceptances_are_a_duplicate_and_a_sent_row_must_match_one() -
         "sent_not_at_provider = 1",
         "sent_without_202 = 1",
     ]
+
+
+def receipt(
+    tracking_id: str, provider: str, message_id: str, status: str, ok: bool
+) -> dict[str, Any]:
+    return {
+        "reference": tracking_id,
+        "provider": provider,
+        "message_id": message_id,
+        "status": status,
+        "ok": ok,
+    }
+
+
+def test_a_receipt_the_webhook_took_must_show_in_the_message() -> None:
+    requests = [request(f"r{i}", f"t{i}") for i in range(4)]
+    rows = [
+        row("t0", "delivered", provider="alpha", pmid="a-0"),
+        row("t1", "sent", provider="alpha", pmid="a-1"),  # its receipt was taken: lost
+        row("t2", "sent", provider="alpha", pmid="a-2"),  # its receipt was refused
+        row("t3", "sent", provider="beta", pmid="b-3"),  # the receipt is for alpha's SMS
+    ]
+    receipts = [
+        receipt("t0", "alpha", "a-0", "DELIVRD", ok=True),
+        receipt("t1", "alpha", "a-1", "UNDELIV", ok=True),
+        receipt("t2", "alpha", "a-2", "DELIVRD", ok=False),
+        receipt("t3", "alpha", "a-3", "DELIVRD", ok=True),
+    ]
+    figures = compute(
+        requests, rows, [], dlq_tracking_ids=set(), queued_tracking_ids=set(), receipts=receipts
+    )
+    assert (figures.receipts, figures.receipts_refused, figures.receipts_lost) == (4, 1, 1)
+    assert figures.sent_by_status == {"delivered": 1, "sent": 3}
