@@ -16,6 +16,8 @@ from typing import Any, Final
 from chaos.load import reference_in_text
 
 MAX_EXAMPLES: Final = 20
+# Duplicates are few and each one is worth a look: all of them are kept, up to this.
+MAX_DUPLICATES: Final = 1000
 SENT_STATUSES: Final = frozenset({"sent", "delivered", "undelivered"})
 PENDING_STATUSES: Final = frozenset({"queued", "sending"})
 # docs/architecture.md, "Statuses": the codes a message may be failed with for good.
@@ -188,7 +190,7 @@ def _count_duplicates(figures: Figures, acceptances: Mapping[str, set[tuple[str,
             figures.duplicated_by_provider[provider] = (
                 figures.duplicated_by_provider.get(provider, 0) + 1
             )
-        if len(figures.duplicated_examples) < MAX_EXAMPLES:
+        if len(figures.duplicated_examples) < MAX_DUPLICATES:
             figures.duplicated_examples.append({"reference": ref, "accepted": sorted(pairs)})
 
 
