@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "latest.json")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: every process stopped, the database and keys removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     config = RunConfig.from_env(
         messages=args.messages,
         rate=args.rate,

@@ -63,8 +63,9 @@ def run(config: ChildConfig, status: IO[str]) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     _say(status, "ready")
+    parent = os.getppid()
     ends = time.monotonic() + MAX_LIFETIME_SECONDS
-    while not stopping and time.monotonic() < ends:
+    while not stopping and time.monotonic() < ends and os.getppid() == parent:
         try:
             messages = sqs.receive_message(
                 QueueUrl=queue_url,

@@ -13,6 +13,7 @@ cap), a bounded number of times.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -132,8 +133,11 @@ def main() -> None:
     rng = random.Random(int(index))  # noqa: S311 - retry jitter, not secrets
     sender = Sender(config, rng)
     t0 = float(start)
+    parent = os.getppid()
     with Path(out).open("a", encoding="utf-8") as sink:
         for i in mine:
+            if os.getppid() != parent:
+                break  # the run is gone: nobody will count the rest
             delay = t0 + i / float(rate) - time.time()
             if delay > 0:
                 time.sleep(delay)
