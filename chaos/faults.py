@@ -13,6 +13,8 @@ One cycle (offsets in seconds):
  24   provider ``beta`` slow: 1.5 s per send (close to the 2 s timeout) for 5 s
  30   every provider down for 2 s (the circuits open; ingress refuses)
  33   latency: 100 ms per chunk on PostgreSQL and 50 ms on Redis for 4 s
+ 34   SQS hang for 12 s: longer than botocore's two tries of 5 s, so a
+      SendMessage times out on our side and reaches SQS afterwards all the same
 ====  ======================================================================
 """
 
@@ -28,7 +30,7 @@ from chaos.proxy import FaultProxy
 from chaos.workers import WorkerPool
 from simulator.server import SimulatorServer
 
-CYCLE_SECONDS: Final = 38.0
+CYCLE_SECONDS: Final = 46.0
 
 # The simulator's providers when nothing is wrong: some latency and jitter (so that a
 # worker is often killed while a request is held), gamma failing now and then, and a
@@ -67,6 +69,7 @@ CYCLE: Final[list[Fault]] = [
     Fault(24, "provider_slow", 5),
     Fault(30, "all_providers_down", 2),
     Fault(33, "latency", 4),
+    Fault(34, "sqs_hang", 12),
 ]
 
 
@@ -77,6 +80,7 @@ class FaultInjector:
         sim: SimulatorServer,
         postgres: FaultProxy,
         redis: FaultProxy,
+        sqs: FaultProxy,
         pool: WorkerPool,
         rng: random.Random,
         kill_every: tuple[float, float],
@@ -84,6 +88,7 @@ class FaultInjector:
         self._sim = sim
         self._pg = postgres
         self._redis = redis
+        self._sqs = sqs
         self._pool = pool
         self._rng = rng
         self._kill_every = kill_every
@@ -123,8 +128,8 @@ class FaultInjector:
         for _, restore in self._restores:
             restore()
         self._restores.clear()
-        self._pg.heal()
-        self._redis.heal()
+        for proxy in (self._pg, self._redis, self._sqs):
+            proxy.heal()
         for name, config in BASELINE.items():
             self._sim.configure(name, failure_mode="none", **config)
 
@@ -149,6 +154,8 @@ class FaultInjector:
             for name in BASELINE:
                 self._sim.configure(name, failure_mode="transient")
             restore = self._restore_providers(*BASELINE)
+        elif fault.name == "sqs_hang":
+            self._sqs.hang(seconds)
         elif fault.name == "latency":
             self._pg.latency(100, seconds)
             self._redis.latency(50, seconds)

@@ -122,9 +122,12 @@ class ChaosRun:
         stack.callback(self.hub.close)
         self.pg_proxy = self.hub.add("postgresql", _host_port(self.database_url, 5432))
         self.redis_proxy = self.hub.add("redis", _host_port(config.redis_url, 6379))
+        # The functions reach SQS through a proxy too; the run itself goes direct.
+        self.sqs_proxy = self.hub.add("sqs", ("127.0.0.1", self.moto.port))
+        self.sqs_endpoint = f"http://127.0.0.1:{self.sqs_proxy.port}"
         self.config_path = self.logs / "child.json"
         self._child_config().dump(self.config_path)
-        self.env = child_env(self.moto.endpoint)
+        self.env = child_env(self.sqs_endpoint)
         self.webhooks = ServiceProcess(
             "chaos.webhooks_server", [str(self.config_path)], self.logs / "webhooks.log", self.env
         )
@@ -160,7 +163,7 @@ class ChaosRun:
         }
         return ChildConfig(
             settings=settings,
-            aws_endpoint=self.moto.endpoint,
+            aws_endpoint=self.sqs_endpoint,
             outbound_queue_arn=self.outbound.arn,
             api_key=self.api_key,
             run_id=self.run_id,
@@ -178,6 +181,7 @@ class ChaosRun:
             sim=self.sim,
             postgres=self.pg_proxy,
             redis=self.redis_proxy,
+            sqs=self.sqs_proxy,
             pool=self.pool,
             rng=self.rng,
             kill_every=config.kill_every,
