@@ -16,6 +16,8 @@ from typing import Any, Final
 from chaos.load import reference_in_text
 
 MAX_EXAMPLES: Final = 20
+# One SMS a provider accepted: (provider, its message id, the tracking id it carried).
+Acceptance = tuple[str, str, str]
 # Duplicates are few and each one is worth a look: all of them are kept, up to this.
 MAX_DUPLICATES: Final = 1000
 SENT_STATUSES: Final = frozenset({"sent", "delivered", "undelivered"})
@@ -66,6 +68,8 @@ class Figures:
     stuck: int = 0
     lost: int = 0
     duplicated: int = 0
+    duplicated_in_dispatch: int = 0
+    duplicated_in_ingress: int = 0
     sent_without_202: int = 0
     sent_not_at_provider: int = 0
     receipts: int = 0
@@ -162,7 +166,7 @@ def _settle(
     ref: str,
     tracking_id: str,
     row: Mapping[str, Any] | None,
-    accepted_by: set[tuple[str, str]],
+    accepted_by: set[Acceptance],
 ) -> None:
     """Count one accepted message under its verdict."""
     setattr(figures, verdict, getattr(figures, verdict) + 1)
@@ -176,22 +180,28 @@ def _settle(
         figures.stuck_examples.append(example)
     elif verdict == "sent" and row is not None:
         pair = (str(row["provider"]), str(row["provider_message_id"]))
-        figures.sent_not_at_provider += int(pair not in accepted_by)
+        figures.sent_not_at_provider += int(pair not in {(p, m) for p, m, _ in accepted_by})
         status = str(row["status"])
         figures.sent_by_status[status] = figures.sent_by_status.get(status, 0) + 1
 
 
-def _count_duplicates(figures: Figures, acceptances: Mapping[str, set[tuple[str, str]]]) -> None:
-    for ref, pairs in acceptances.items():
-        if len(pairs) <= 1:
+def _count_duplicates(figures: Figures, acceptances: Mapping[str, set[Acceptance]]) -> None:
+    for ref, accepted in acceptances.items():
+        if len(accepted) <= 1:
             continue
         figures.duplicated += 1
-        for provider in sorted({p for p, _ in pairs}):
+        for provider in sorted({a[0] for a in accepted}):
             figures.duplicated_by_provider[provider] = (
                 figures.duplicated_by_provider.get(provider, 0) + 1
             )
+        # One tracking id sent twice is dispatch's doing; several tracking ids for one
+        # request means ingress queued it more than once.
+        if len({a[2] for a in accepted}) > 1:
+            figures.duplicated_in_ingress += 1
+        else:
+            figures.duplicated_in_dispatch += 1
         if len(figures.duplicated_examples) < MAX_DUPLICATES:
-            figures.duplicated_examples.append({"reference": ref, "accepted": sorted(pairs)})
+            figures.duplicated_examples.append({"reference": ref, "accepted": sorted(accepted)})
 
 
 # The simulator's receipt statuses and the message status each one leads to.
@@ -222,15 +232,18 @@ def _count_receipts(
                 )
 
 
-def _acceptances(records: Iterable[Mapping[str, Any]]) -> dict[str, set[tuple[str, str]]]:
-    """reference -> the distinct (provider, message id) the providers accepted it with."""
-    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+def _acceptances(records: Iterable[Mapping[str, Any]]) -> dict[str, set[Acceptance]]:
+    """The load's reference -> every SMS the providers accepted for it: (provider, its
+    message id, the tracking id it was sent with)."""
+    found: dict[str, set[Acceptance]] = defaultdict(set)
     for record in records:
         if record.get("outcome") != "accepted":
             continue
         ref = reference_in_text(str(record.get("text", "")))
         if ref is not None:
-            found[ref].add((str(record["provider"]), str(record["message_id"])))
+            found[ref].add(
+                (str(record["provider"]), str(record["message_id"]), str(record["reference"]))
+            )
     return dict(found)
 
 
@@ -268,8 +281,12 @@ def table(figures: Figures, extra: Mapping[str, Any]) -> str:
         lines.append(f"sent by status: {figures.sent_by_status}")
     if figures.failed_by_code:
         lines.append(f"failed by code: {figures.failed_by_code}")
-    if figures.duplicated_by_provider:
-        lines.append(f"duplicated by provider: {figures.duplicated_by_provider}")
+    if figures.duplicated:
+        lines.append(
+            f"duplicated: {figures.duplicated_in_dispatch} with one tracking id (dispatch),"
+            f" {figures.duplicated_in_ingress} with several (ingress queued it again);"
+            f" by provider: {figures.duplicated_by_provider}"
+        )
     for example in figures.undocumented_examples:
         lines.append(f"undocumented: {example}")
     for key, value in extra.items():

@@ -75,11 +75,13 @@ def row(tracking_id: str, status: str, **extra: Any) -> dict[str, Any]:
 
 
 def sim(
-    ref: str, provider: str, message_id: str | None, outcome: str = "accepted"
+    ref: str, provider: str, message_id: str | None, outcome: str = "accepted", tid: str = ""
 ) -> dict[str, Any]:
+    """A simulator record of a send of request ``ref`` (tracking id t<n> unless given)."""
     return {
         "provider": provider,
         "text": f"chaos message {ref}",
+        "reference": tid or f"t{ref[1:]}",
         "message_id": message_id,
         "outcome": outcome,
     }
@@ -110,15 +112,26 @@ def test_every_accepted_message_is_counted_once() -> None:
 
 def test_two_first_acceptances_are_a_duplicate_and_a_sent_row_must_match_one() -> None:
     requests = [request("r0", "t0"), request("r1", None)]
-    rows = [row("t0", "sent", provider="alpha", pmid="a-other")]
-    records = [sim("r0", "alpha", "a-0"), sim("r0", "beta", "b-0"), sim("r1", "gamma", "g-1")]
+    rows = [
+        row("t0", "sent", provider="alpha", pmid="a-other"),
+        row("t2", "sent", provider="gamma", pmid="g-2"),
+    ]
+    records = [
+        sim("r0", "alpha", "a-0"),
+        sim("r0", "beta", "b-0"),  # the same tracking id through a second provider
+        sim("r1", "gamma", "g-1"),
+        sim("r2", "gamma", "g-2", tid="t2"),
+        sim("r2", "gamma", "g-3", tid="t2-again"),  # the request queued twice
+    ]
+    requests.append(request("r2", "t2"))
     figures = compute(requests, rows, records, dlq_tracking_ids=set(), queued_tracking_ids=set())
-    assert figures.duplicated == 1
-    assert figures.duplicated_by_provider == {"alpha": 1, "beta": 1}
+    assert figures.duplicated == 2
+    assert (figures.duplicated_in_dispatch, figures.duplicated_in_ingress) == (1, 1)
+    assert figures.duplicated_by_provider == {"alpha": 1, "beta": 1, "gamma": 1}
     assert figures.sent_not_at_provider == 1
     assert figures.sent_without_202 == 1
     assert sorted(figures.violations()) == [
-        "duplicated = 1",
+        "duplicated = 2",
         "sent_not_at_provider = 1",
         "sent_without_202 = 1",
     ]
