@@ -14,7 +14,7 @@ TID = "01a228a6-02ff-7535-bf2d-f0d433aa6a56"
 
 
 def error_body(code: str, **overrides: Any) -> bytes:
-    body = {
+    body: dict[str, Any] = {
         "error_code": code,
         "message": "m",
         "details": {},
