@@ -1,15 +1,13 @@
 """Found by the chaos suite (chaos/, ``make chaos``): a SendMessage that times out on our
-side may still have queued the message. Ingress takes the timeout for a failure: it
-answers 503, releases the Idempotency-Key and gives the quota back. The message is
-sent all the same, and the client's retry with the same key claims the key anew and
-queues the request again under a new tracking id: two SMS for one request, one of
-which the client was told had failed.
+side may still have queued the message. Ingress used to take the timeout for a
+failure: it answered 503, released the Idempotency-Key and gave the quota back; the
+message was sent all the same, and the client's retry with the same key claimed the
+key anew and queued the request again under a new tracking id. In a chaos run one
+request answered 503 three times was sent three times, through three tracking ids.
 
-In the chaos run (a busy machine, moto's answers slower than botocore's 5 s read
-timeout) one request answered 503 three times was sent three times, through three
-tracking ids. Expected to fail until an ambiguous enqueue keeps the claim (so a retry
-takes it over with the same tracking id, which dispatch sends once) instead of
-releasing it.
+Now an unconfirmed enqueue keeps the claim (test_ingress_admission_recovery.py checks
+the claim and the quota); this checks the end of the story through the real SQS: a
+send that landed, then the retry, and one tracking id in the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from ingress_helpers import Ingress, sms
 
 from smsgw.aws import aws_client
@@ -30,7 +27,7 @@ from smsgw.ingress.queue import SqsOutboundQueue
 
 class LateQueue(SqsOutboundQueue):
     """The real SQS adapter whose first send reaches SQS and then times out on our side
-    (the answer came after botocore's read timeout)."""
+    (the answer came after botocore's read timeout: the adapter's "unconfirmed")."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -42,15 +39,10 @@ class LateQueue(SqsOutboundQueue):
         self.sends += 1
         message_id = super().send(message)
         if self.sends == 1:
-            raise DependencyError("sqs", "ReadTimeoutError: Read timeout on endpoint URL")
+            raise DependencyError("sqs", "enqueue unconfirmed", uncertain=True)
         return message_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product defect: a timed-out SendMessage releases the key; the retry queues "
-    "the request again under a new tracking id",
-)
 def test_a_retry_after_an_ambiguous_enqueue_does_not_queue_a_second_message(
     settings: Settings, make_client: Any, make_provider: Any, queues: Any
 ) -> None:
