@@ -13,7 +13,7 @@ One cycle (offsets in seconds):
  24   provider ``beta`` slow: 1.5 s per send (close to the 2 s timeout) for 5 s
  30   every provider down for 2 s (the circuits open; ingress refuses)
  33   latency: 100 ms per chunk on PostgreSQL and 50 ms on Redis for 4 s
- 34   SQS hang for 12 s: longer than botocore's two tries of 5 s, so a
+ 34   SQS hang for 12 s: longer than an SQS call's two tries wait, so a
       SendMessage times out on our side and reaches SQS afterwards all the same
 ====  ======================================================================
 """

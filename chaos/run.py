@@ -152,6 +152,7 @@ class ChaosRun:
             "outbound_queue_url": self.outbound.url,
             "callbacks_queue_url": self.callbacks.url,
             "database_connect_timeout": 2,
+            "function_timeout_seconds": timing.function_timeout,
             "max_receive_count": timing.max_receive_count,
             "retry_base_seconds": timing.retry_base_seconds,
             "retry_max_seconds": timing.retry_max_seconds,
