@@ -8,7 +8,9 @@ STAMP       := $(VENV)/.installed
 PYTEST      := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help venv services test test-unit test-integration test-localstack lint fmt bench clean
-.PHONY: up down logs build test-e2e
+.PHONY: up down logs build test-e2e chaos
+
+CHAOS_MESSAGES ?= 2000
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -67,6 +69,9 @@ lint: venv  ## ruff (lint + format check), mypy (strict, every Python file), ter
 fmt: venv  ## format and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+chaos: venv services  ## chaos run: CHAOS_MESSAGES (2000) sent under faults, loopback only (docs/chaos.md)
+	$(PY) -m chaos --messages $(CHAOS_MESSAGES)
 
 bench: venv services  ## benchmarks (bench/), not part of the tests
 	$(PY) bench/run.py
