@@ -8,9 +8,10 @@ STAMP       := $(VENV)/.installed
 PYTEST      := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help venv services test test-unit test-integration test-localstack lint fmt bench clean
-.PHONY: up down logs build test-e2e chaos
+.PHONY: up down logs build test-e2e chaos fuzz
 
 CHAOS_MESSAGES ?= 2000
+FUZZ_CASES ?= 10000
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -72,6 +73,9 @@ fmt: venv  ## format and fix what ruff can
 
 chaos: venv services  ## chaos run: CHAOS_MESSAGES (2000) sent under faults, loopback only (docs/chaos.md)
 	$(PY) -m chaos --messages $(CHAOS_MESSAGES)
+
+fuzz: venv  ## hostile requests against the running local stack (make up): FUZZ_CASES (10000)
+	$(PY) -m chaos.fuzz --cases $(FUZZ_CASES)
 
 bench: venv services  ## benchmarks (bench/), not part of the tests
 	$(PY) bench/run.py

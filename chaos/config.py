@@ -59,7 +59,8 @@ class RunConfig:
     timing: Timing = field(default_factory=Timing)
     results: Path = RESULTS_DIR / "latest.json"
     pg_admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    redis_url: str = "redis://127.0.0.1:6379/12"
+    # A Redis database of its own: 0 is `make up`'s, 12 the e2e stack's, 13 the suites'.
+    redis_url: str = "redis://127.0.0.1:6379/14"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RunConfig:

@@ -56,15 +56,10 @@ def test_every_answer_is_documented_and_every_receipt_taken_is_applied(
     assert outcome.figures.receipts_lost == 0, outcome.table()
 
 
-# Not strict: the run hits these defects most times, not every time. Their deterministic
-# cases are strict xfails (test_dispatch_uncertain_failover.py,
-# test_ingress_ambiguous_enqueue.py); drop this mark with theirs.
-@pytest.mark.xfail(
-    strict=False,
-    reason="product defects: an uncertain resend fails over to a provider that did not "
-    "take the message; a timed-out SendMessage that landed is answered 503 and queued "
-    "again by the retry",
-)
+# The two defects the run found (an uncertain resend failing over to a provider that
+# had not taken the message; a SendMessage that timed out yet landed, queued again by
+# the retry) are fixed; their deterministic cases are test_dispatch_uncertain_failover.py
+# and test_ingress_ambiguous_enqueue.py.
 def test_nothing_is_sent_twice_nor_for_a_refused_request(outcome: Outcome) -> None:
     figures, report = outcome.figures, outcome.table()
     assert (figures.duplicated, figures.duplicated_by_provider) == (0, {}), report
