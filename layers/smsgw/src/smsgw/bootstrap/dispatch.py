@@ -6,7 +6,6 @@ from functools import cached_property
 from typing import Any
 
 from smsgw.bootstrap.resources import Resources
-from smsgw.callbacks.outbox import OutboxRelay
 from smsgw.dispatch.circuit import HealthStore
 from smsgw.dispatch.registry_view import RegistryView
 from smsgw.dispatch.repository import DispatchRepository
@@ -25,16 +24,6 @@ class DispatchRoot(Resources):
         super().__init__(*args, **kwargs)
         # Tests turn jitter off to know each retry's delay.
         self.retry_jitter = retry_jitter
-
-    @cached_property
-    def relay(self) -> OutboxRelay:
-        settings = self.settings
-        return OutboxRelay(
-            self.database,
-            self.sqs,
-            settings.callbacks_queue_url,
-            settings.callback_relay_lease_seconds,
-        )
 
     @cached_property
     def repository(self) -> DispatchRepository:

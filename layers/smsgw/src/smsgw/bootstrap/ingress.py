@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from smsgw.auth.authenticator import ApiKeyAuthenticator
 from smsgw.bootstrap.resources import Resources
 from smsgw.ingress.gate import IngressGate
 from smsgw.ingress.queue import OutboundQueue, SqsOutboundQueue
@@ -13,10 +12,6 @@ from smsgw.ingress.service import IngressService
 
 class IngressRoot(Resources):
     application_name = "smsgw-ingress"
-
-    @cached_property
-    def authenticator(self) -> ApiKeyAuthenticator:
-        return ApiKeyAuthenticator(self.cache, self.keys, self.database, self.settings)
 
     @cached_property
     def gate(self) -> IngressGate:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -13,6 +13,10 @@ from smsgw.budget import budget_for
 from smsgw.config import Settings
 from smsgw.db.connection import Database
 from smsgw.redis_store import Keys, connect_redis
+
+if TYPE_CHECKING:
+    from smsgw.auth.authenticator import ApiKeyAuthenticator
+    from smsgw.callbacks.outbox import OutboxRelay
 
 
 class Resources:
@@ -56,6 +60,27 @@ class Resources:
     @cached_property
     def keys(self) -> Keys:
         return Keys(self.settings.redis_prefix)
+
+    # Shared by more than one root; imported at first use, so a root that never needs
+    # one does not load its modules at a cold start.
+    @cached_property
+    def authenticator(self) -> ApiKeyAuthenticator:
+        from smsgw.auth.authenticator import ApiKeyAuthenticator
+
+        return ApiKeyAuthenticator(self.cache, self.keys, self.database, self.settings)
+
+    @cached_property
+    def relay(self) -> OutboxRelay:
+        """Relays a statement's callback outbox rows to the callbacks queue."""
+        from smsgw.callbacks.outbox import OutboxRelay
+
+        settings = self.settings
+        return OutboxRelay(
+            self.database,
+            self.sqs,
+            settings.callbacks_queue_url,
+            settings.callback_relay_lease_seconds,
+        )
 
     def sqs(self) -> Any:
         """The SQS client (boto3 is imported at the first call, not before), its

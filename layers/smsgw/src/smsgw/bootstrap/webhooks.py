@@ -12,13 +12,11 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from smsgw.auth.authenticator import ApiKeyAuthenticator
 from smsgw.bootstrap.resources import Resources
 from smsgw.status.service import StatusService
 
 if TYPE_CHECKING:
     from smsgw.callbacks.delivery import CallbackDelivery
-    from smsgw.callbacks.outbox import OutboxRelay
     from smsgw.housekeeping.service import HousekeepingService
     from smsgw.receipts.service import ReceiptService
 
@@ -32,24 +30,8 @@ class WebhooksRoot(Resources):
         self.callback_jitter = callback_jitter
 
     @cached_property
-    def authenticator(self) -> ApiKeyAuthenticator:
-        return ApiKeyAuthenticator(self.cache, self.keys, self.database, self.settings)
-
-    @cached_property
     def status(self) -> StatusService:
         return StatusService(self.authenticator.authenticate, self.database, self.cache, self.keys)
-
-    @cached_property
-    def relay(self) -> OutboxRelay:
-        from smsgw.callbacks.outbox import OutboxRelay
-
-        settings = self.settings
-        return OutboxRelay(
-            self.database,
-            self.sqs,
-            settings.callbacks_queue_url,
-            settings.callback_relay_lease_seconds,
-        )
 
     @cached_property
     def receipts(self) -> ReceiptService:
