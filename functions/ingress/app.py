@@ -8,7 +8,6 @@ import, once per execution environment.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from chalice import Chalice, Response
 
@@ -16,8 +15,10 @@ from smsgw.api.chalice_edge import answer, body_bytes, install_error_handling, s
 from smsgw.api.errors import HttpResponse
 from smsgw.bootstrap import Lazy
 
-if TYPE_CHECKING:
-    from smsgw.bootstrap.ingress import IngressRoot
+# Every request needs the whole ingress graph, so its modules load at init rather than in
+# the first request, whose time counts against the function's timeout (a burst of cold
+# environments on a small machine pushed first requests past it). Nothing connects here.
+from smsgw.bootstrap.ingress import IngressRoot
 
 app = Chalice(app_name="smsgw-ingress")
 app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -25,8 +26,6 @@ install_error_handling(app)
 
 
 def _build_root() -> IngressRoot:
-    from smsgw.bootstrap.ingress import IngressRoot
-
     return IngressRoot()
 
 
