@@ -79,6 +79,9 @@ class ChildConfig:
 
     settings: dict[str, Any]
     aws_endpoint: str
+    # SQS as the event source mapping reaches it: directly, with its own client (the
+    # functions' faults and timeouts are not the poller's).
+    esm_endpoint: str
     outbound_queue_arn: str
     api_key: str
     run_id: str

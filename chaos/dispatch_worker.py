@@ -1,4 +1,4 @@
-"""One dispatch "execution environment": long-polls the outbound queue, hands each batch
+"""One dispatch "execution environment": polls the outbound queue, hands each batch
 to the real dispatch function (functions/dispatch/app.py through its Chalice app) and
 deletes what the partial batch response did not report failed.
 
@@ -22,10 +22,11 @@ from typing import IO, Any
 
 from chaos.config import ChildConfig
 from chaos.lambda_shim import acknowledge, load_function_app, sqs_event
+from chaos.services import sqs_client
 
 # Short polling: the run's moto server serves one request at a time (chaos.moto_server),
 # so a long poll would hold every other client; an empty poll waits here instead.
-IDLE_SECONDS = 0.25
+IDLE_SECONDS = 0.5
 # A worker lives at most this long; the controller replaces it earlier anyway.
 MAX_LIFETIME_SECONDS = 3600
 
@@ -53,7 +54,10 @@ def run(config: ChildConfig, status: IO[str]) -> None:
         )
     )
     client = Client(module.app)
-    sqs = module.root.get().sqs()
+    # Receives and deletes are the event source mapping's, with a client of its own:
+    # the function's SQS client (its waits derived from the function's timeout, and
+    # behind the fault proxy) is for what the function itself sends.
+    sqs = sqs_client(config.esm_endpoint)
     queue_url = settings.outbound_queue_url
     stopping = False
 

@@ -42,7 +42,9 @@ DEFINITIONS: Final[dict[str, str]] = {
     "duplicated": "messages the providers accepted as new more than once: more than one"
     " distinct (provider, provider message id) among the simulator's accepted records"
     " of the message (the simulator answers a repeated reference with its first id)",
-    "sent_without_202": "messages never answered 202 whose SMS a provider accepted anyway",
+    "sent_without_202": "messages never answered 202 whose SMS a provider accepted anyway"
+    " (documented after a 503 for an unconfirmed SendMessage: SQS may hold the message;"
+    " not a violation while it is sent once)",
     "sent_not_at_provider": "messages PostgreSQL holds as sent whose provider message id"
     " no provider gave for them",
     "receipts": "delivery receipts the simulator finished posting to the receipt webhook",
@@ -97,7 +99,6 @@ class Figures:
             "duplicated",
             "stuck",
             "undocumented",
-            "sent_without_202",
             "sent_not_at_provider",
             "receipts_lost",
         )

@@ -165,6 +165,7 @@ class ChaosRun:
         return ChildConfig(
             settings=settings,
             aws_endpoint=self.sqs_endpoint,
+            esm_endpoint=self.moto.endpoint,
             outbound_queue_arn=self.outbound.arn,
             api_key=self.api_key,
             run_id=self.run_id,

@@ -60,7 +60,10 @@ def test_every_answer_is_documented_and_every_receipt_taken_is_applied(
 # had not taken the message; a SendMessage that timed out yet landed, queued again by
 # the retry) are fixed; their deterministic cases are test_dispatch_uncertain_failover.py
 # and test_ingress_ambiguous_enqueue.py.
-def test_nothing_is_sent_twice_nor_for_a_refused_request(outcome: Outcome) -> None:
+def test_nothing_is_sent_twice(outcome: Outcome) -> None:
+    """Neither by dispatch (one tracking id through two providers) nor by ingress (one
+    request queued under two tracking ids). A request never answered 202 may still be
+    sent once, after a 503 for an unconfirmed enqueue (documented): counted, not checked.
+    """
     figures, report = outcome.figures, outcome.table()
     assert (figures.duplicated, figures.duplicated_by_provider) == (0, {}), report
-    assert figures.sent_without_202 == 0, report

@@ -130,11 +130,9 @@ def test_two_first_acceptances_are_a_duplicate_and_a_sent_row_must_match_one() -
     assert figures.duplicated_by_provider == {"alpha": 1, "beta": 1, "gamma": 1}
     assert figures.sent_not_at_provider == 1
     assert figures.sent_without_202 == 1
-    assert sorted(figures.violations()) == [
-        "duplicated = 2",
-        "sent_not_at_provider = 1",
-        "sent_without_202 = 1",
-    ]
+    # A request never answered 202 may be sent (after a 503 for an unconfirmed enqueue):
+    # counted, not a violation.
+    assert sorted(figures.violations()) == ["duplicated = 2", "sent_not_at_provider = 1"]
 
 
 def receipt(
